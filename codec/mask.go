@@ -1,0 +1,42 @@
+package codec
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// MaskCopy writes src XOR the WebSocket masking key into dst:
+// dst[i] = src[i] ^ key[(pos+i)&3]. pos is the offset into the key at which
+// src starts (any int; only pos&3 matters), so a payload can be masked in
+// pieces. It returns the key offset for the byte after src, (pos+len(src))&3.
+//
+// len(dst) must be at least len(src) (it panics otherwise); bytes of dst past
+// len(src) are not touched. dst and src may be the same slice, but must not
+// otherwise overlap.
+func MaskCopy(dst, src []byte, key [4]byte, pos int) int {
+	// Reslicing checks len(dst) >= len(src) once, so the kernels need not.
+	maskBytes(dst[:len(src)], src, rotateKey(key, pos))
+	return (pos + len(src)) & 3
+}
+
+// Mask masks (or unmasks: XOR is its own inverse) b in place and returns the
+// key offset for the byte after b, like MaskCopy(b, b, key, pos).
+func Mask(b []byte, key [4]byte, pos int) int {
+	maskBytes(b, b, rotateKey(key, pos))
+	return (pos + len(b)) & 3
+}
+
+// rotateKey returns the key as a little-endian uint32 whose low byte is
+// key[pos&3]: the kernels then only ever see a key that starts at offset 0,
+// and any stretch whose length is a multiple of 4 keeps it that way.
+func rotateKey(key [4]byte, pos int) uint32 {
+	return bits.RotateLeft32(binary.LittleEndian.Uint32(key[:]), -8*(pos&3))
+}
+
+// maskImpl names one masking kernel so the tests and benchmarks can run every
+// kernel the machine supports, not only the one start-up picked.
+// A kernel needs len(dst) == len(src) and a rotated key (see rotateKey).
+type maskImpl struct {
+	name string
+	fn   func(dst, src []byte, key uint32)
+}
