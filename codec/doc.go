@@ -25,9 +25,15 @@
 //			return err
 //		}
 //		payload := buf[n : n+int(h.Length)]
-//		if checker.MessageOpcode() == codec.OpText && !h.Opcode.IsControl() {
-//			if text.Write(payload) >= 0 || h.Fin && !text.Done() {
-//				return codec.ErrInvalidUTF8
+//		if !h.Opcode.IsControl() && checker.MessageOpcode() == codec.OpText {
+//			if text.Write(payload) >= 0 {
+//				return codec.ErrInvalidUTF8 // fail as soon as the bad byte arrives
+//			}
+//			if h.Fin {
+//				if !text.Done() { // the message ends inside a character
+//					return codec.ErrInvalidUTF8
+//				}
+//				text.Reset()
 //			}
 //		}
 //		buf = buf[n+int(h.Length):]

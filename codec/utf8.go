@@ -75,8 +75,11 @@ func buildUTF8Rows() (rows [256]uint64) {
 	return rows
 }
 
+// utf8Step is one transition. The result keeps the other states' bits above the
+// low six: the next shift only looks at its count modulo 64 (free on amd64 and
+// arm64), so the mask is applied once, where the state is compared.
 func utf8Step(state uint64, b byte) uint64 {
-	return utf8Rows[b] >> (state & utf8StateBits) & utf8StateBits
+	return utf8Rows[b] >> (state & utf8StateBits)
 }
 
 // UTF8Validator checks a text message as its fragments arrive, carrying an open
@@ -96,7 +99,7 @@ func (v *UTF8Validator) Write(p []byte) int {
 	}
 	i := 0
 	for i < len(p) {
-		if state == utf8Accept {
+		if state == utf8Accept && p[i] < 0x80 {
 			i = skipASCII(p, i)
 			if i == len(p) {
 				break
@@ -104,20 +107,31 @@ func (v *UTF8Validator) Write(p []byte) int {
 		}
 		// Run the automaton over a block with no per-byte branch; rejection is
 		// sticky, so one test per block tells whether to look for the exact byte.
-		end := min(i+utf8Block, len(p))
 		s := state
-		for _, b := range p[i:end] {
-			s = utf8Step(s, b)
+		end := i + utf8Block
+		if end <= len(p) {
+			// A fixed-size block lets the compiler drop bounds checks and keep
+			// everything in registers.
+			block := p[i:end]
+			for k := 0; k+4 <= len(block); k += 4 {
+				b := (*[4]byte)(block[k : k+4])
+				s = utf8Step(utf8Step(utf8Step(utf8Step(s, b[0]), b[1]), b[2]), b[3])
+			}
+		} else {
+			end = len(p)
+			for _, b := range p[i:] {
+				s = utf8Step(s, b)
+			}
 		}
-		if s == utf8Reject {
+		if s&utf8StateBits == utf8Reject {
 			v.state = utf8Reject
 			for j := i; ; j++ {
-				if state = utf8Step(state, p[j]); state == utf8Reject {
+				if state = utf8Step(state, p[j]) & utf8StateBits; state == utf8Reject {
 					return j
 				}
 			}
 		}
-		state, i = s, end
+		state, i = s&utf8StateBits, end
 	}
 	v.state = uint8(state)
 	return -1
@@ -130,26 +144,27 @@ const utf8Block = 16
 const highBits = 0x8080808080808080
 
 // skipASCII returns the index of the first byte at or after i that is not ASCII,
-// or len(p), looking at 16 then 8 bytes at a time.
+// or len(p), looking at 32 then 8 bytes at a time.
 func skipASCII(p []byte, i int) int {
-	for i+16 <= len(p) {
-		a := binary.LittleEndian.Uint64(p[i:])
-		b := binary.LittleEndian.Uint64(p[i+8:])
-		if (a|b)&highBits != 0 {
+	q := p[i:]
+	for len(q) >= 32 {
+		w := binary.LittleEndian.Uint64(q[0:8]) | binary.LittleEndian.Uint64(q[8:16]) |
+			binary.LittleEndian.Uint64(q[16:24]) | binary.LittleEndian.Uint64(q[24:32])
+		if w&highBits != 0 {
 			break
 		}
-		i += 16
+		q = q[32:]
 	}
-	for i+8 <= len(p) {
-		if w := binary.LittleEndian.Uint64(p[i:]) & highBits; w != 0 {
-			return i + bits.TrailingZeros64(w)/8
+	for len(q) >= 8 {
+		if w := binary.LittleEndian.Uint64(q) & highBits; w != 0 {
+			return len(p) - len(q) + bits.TrailingZeros64(w)/8
 		}
-		i += 8
+		q = q[8:]
 	}
-	for i < len(p) && p[i] < 0x80 {
-		i++
+	for len(q) > 0 && q[0] < 0x80 {
+		q = q[1:]
 	}
-	return i
+	return len(p) - len(q)
 }
 
 // Done reports whether the text so far is complete, valid UTF-8: nothing has failed
