@@ -15,19 +15,19 @@ import (
 // otherwise overlap.
 func MaskCopy(dst, src []byte, key [4]byte, pos int) int {
 	// Reslicing checks len(dst) >= len(src) once, so the kernels need not.
-	maskBytes(dst[:len(src)], src, rotateKey(key, pos))
+	maskBytes(dst[:len(src)], src, key, pos)
 	return (pos + len(src)) & 3
 }
 
 // Mask masks (or unmasks: XOR is its own inverse) b in place and returns the
 // key offset for the byte after b, like MaskCopy(b, b, key, pos).
 func Mask(b []byte, key [4]byte, pos int) int {
-	maskBytes(b, b, rotateKey(key, pos))
+	maskBytes(b, b, key, pos)
 	return (pos + len(b)) & 3
 }
 
 // rotateKey returns the key as a little-endian uint32 whose low byte is
-// key[pos&3]: the kernels then only ever see a key that starts at offset 0,
+// key[pos&3]: the kernel loops then only see a key that starts at offset 0,
 // and any stretch whose length is a multiple of 4 keeps it that way.
 func rotateKey(key [4]byte, pos int) uint32 {
 	return bits.RotateLeft32(binary.LittleEndian.Uint32(key[:]), -8*(pos&3))
@@ -35,8 +35,8 @@ func rotateKey(key [4]byte, pos int) uint32 {
 
 // maskImpl names one masking kernel so the tests and benchmarks can run every
 // kernel the machine supports, not only the one start-up picked.
-// A kernel needs len(dst) == len(src) and a rotated key (see rotateKey).
+// A kernel has MaskCopy's contract except that len(dst) == len(src).
 type maskImpl struct {
 	name string
-	fn   func(dst, src []byte, key uint32)
+	fn   func(dst, src []byte, key [4]byte, pos int)
 }

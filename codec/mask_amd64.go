@@ -9,25 +9,24 @@ import "golang.org/x/sys/cpu"
 // before storing anything, so dst == src is safe.
 //
 //go:noescape
-func maskAVX2(dst, src []byte, key uint32)
+func maskAVX2(dst, src []byte, key [4]byte, pos int)
 
 //go:noescape
-func maskSSE2(dst, src []byte, key uint32)
+func maskSSE2(dst, src []byte, key [4]byte, pos int)
+
+// maskAMD64 jumps to maskAVX2 or maskSSE2 according to useAVX2: one call
+// site instead of two keeps maskBytes and MaskCopy cheap enough to inline.
+//
+//go:noescape
+func maskAMD64(dst, src []byte, key [4]byte, pos int)
 
 // useAVX2 is decided once at start-up; SSE2 is part of the amd64 baseline.
 // cpu.X86.HasAVX2 also requires the OS to save the YMM registers.
 var useAVX2 = cpu.X86.HasAVX2
 
-// maskBytes is the kernel the public functions use. A branch on a constant
-// bool rather than a func variable: an indirect call would make dst and src
-// escape to the heap in every caller.
-func maskBytes(dst, src []byte, key uint32) {
-	if useAVX2 {
-		maskAVX2(dst, src, key)
-		return
-	}
-	maskSSE2(dst, src, key)
-}
+// maskBytes is the kernel the public functions use. (Not a func variable:
+// an indirect call would make dst and src escape to the heap in every caller.)
+func maskBytes(dst, src []byte, key [4]byte, pos int) { maskAMD64(dst, src, key, pos) }
 
 // maskImpls lists the kernels this machine can run, for the tests and benchmarks.
 var maskImpls = func() []maskImpl {

@@ -2,8 +2,7 @@
 
 #include "textflag.h"
 
-// Both kernels: dst[i] = src[i] ^ key byte (i&3), len(dst) == len(src), key
-// already rotated to start at byte 0 (rotateKey in mask.go).
+// Both kernels: dst[i] = src[i] ^ key[(pos+i)&3], len(dst) == len(src).
 //
 // The tail trick: the last vector (or word) is loaded at src+n-size, which may
 // overlap bytes the loop also does; a stretch of a multiple of 4 bytes ending
@@ -12,20 +11,36 @@
 // the result is right when dst == src, and no length needs a byte loop except
 // 1-3 bytes.
 
-// func maskSSE2(dst, src []byte, key uint32)
-TEXT ·maskSSE2(SB), NOSPLIT, $0-52
+// KEYS loads the key (a [4]byte read as a little-endian uint32) and pos, and
+// leaves AX = the key rotated to start at pos (what rotateKey in mask.go
+// computes) and DX = the key for a stretch that ends at n (BX). RORL uses
+// only the low 5 bits of CL, so 8*pos rotates by 8*(pos&3) for any pos.
+#define KEYS \
+	MOVL key+48(FP), AX \
+	MOVL AX, DX \
+	MOVQ pos+56(FP), CX \
+	SHLL $3, CX \
+	RORL CL, AX \
+	MOVQ pos+56(FP), CX \
+	ADDQ BX, CX \
+	SHLL $3, CX \
+	RORL CL, DX
+
+// func maskAMD64(dst, src []byte, key [4]byte, pos int)
+TEXT ·maskAMD64(SB), NOSPLIT, $0-64
+	CMPB ·useAVX2(SB), $0
+	JEQ  sse2
+	JMP  ·maskAVX2(SB)
+
+sse2:
+	JMP ·maskSSE2(SB)
+
+// func maskSSE2(dst, src []byte, key [4]byte, pos int)
+TEXT ·maskSSE2(SB), NOSPLIT, $0-64
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ src_len+32(FP), BX
-	MOVL key+48(FP), AX
-
-	// DX = the key for a stretch that ends at n.
-	MOVQ BX, CX
-	ANDQ $3, CX
-	SHLQ $3, CX
-	MOVL AX, DX
-	RORL CL, DX
-
+	KEYS
 	CMPQ BX, $16
 	JB   small
 
@@ -126,22 +141,15 @@ loop1:
 done:
 	RET
 
-// func maskAVX2(dst, src []byte, key uint32)
-TEXT ·maskAVX2(SB), NOSPLIT, $0-52
+// func maskAVX2(dst, src []byte, key [4]byte, pos int)
+TEXT ·maskAVX2(SB), NOSPLIT, $0-64
 	MOVQ src_len+32(FP), BX
 	CMPQ BX, $32
 	JB   short
 
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
-	MOVL key+48(FP), AX
-
-	// DX = the key for a stretch that ends at n.
-	MOVQ BX, CX
-	ANDQ $3, CX
-	SHLQ $3, CX
-	MOVL AX, DX
-	RORL CL, DX
+	KEYS
 
 	MOVQ         AX, X0
 	VPBROADCASTD X0, Y0
@@ -164,8 +172,7 @@ TEXT ·maskAVX2(SB), NOSPLIT, $0-52
 	ADDQ  R9, SI
 	SUBQ  R9, BX
 	MOVQ  R9, CX
-	ANDQ  $3, CX
-	SHLQ  $3, CX
+	SHLL  $3, CX
 	RORL  CL, AX
 	MOVQ  AX, X0
 	VPBROADCASTD X0, Y0

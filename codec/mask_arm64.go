@@ -7,10 +7,10 @@ package codec
 // vector before storing anything, so dst == src is safe.
 //
 //go:noescape
-func maskNEON(dst, src []byte, key uint32)
+func maskNEON(dst, src []byte, key [4]byte, pos int)
 
 // maskBytes is the kernel the public functions use.
-func maskBytes(dst, src []byte, key uint32) { maskNEON(dst, src, key) }
+func maskBytes(dst, src []byte, key [4]byte, pos int) { maskNEON(dst, src, key, pos) }
 
 // maskImpls lists the kernels this machine can run, for the tests and benchmarks.
 var maskImpls = []maskImpl{{"neon", maskNEON}, {"generic", maskGeneric}}

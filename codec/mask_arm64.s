@@ -2,23 +2,28 @@
 
 #include "textflag.h"
 
-// dst[i] = src[i] ^ key byte (i&3), len(dst) == len(src), key already rotated
-// to start at byte 0 (rotateKey in mask.go). Same tail trick as on amd64: the
+// dst[i] = src[i] ^ key[(pos+i)&3], len(dst) == len(src). Same tail trick as
+// on amd64: the
 // last 16 bytes (or word) are loaded at src+n-size before any store, masked
 // with the key rotated right by 8*(n&3) bits, and stored last, so lengths
 // that are not a multiple of 16 need no byte loop and dst == src is safe.
 
-// func maskNEON(dst, src []byte, key uint32)
-TEXT ·maskNEON(SB), NOSPLIT, $0-52
+// func maskNEON(dst, src []byte, key [4]byte, pos int)
+TEXT ·maskNEON(SB), NOSPLIT, $0-64
 	MOVD  dst_base+0(FP), R0
 	MOVD  src_base+24(FP), R1
 	MOVD  src_len+32(FP), R2
-	MOVWU key+48(FP), R3
+	MOVWU key+48(FP), R4
+	MOVD  pos+56(FP), R5
 
-	// R4 = the key for a stretch that ends at n.
-	AND  $3, R2, R5
-	LSL  $3, R5, R5
-	RORW R5, R3, R4
+	// R3 = the key rotated to start at pos (rotateKey in mask.go), R4 = the
+	// key for a stretch that ends at n. RORW uses the amount mod 32, so 8*pos
+	// rotates by 8*(pos&3) for any pos.
+	LSL  $3, R5, R8
+	RORW R8, R4, R3
+	ADD  R2, R5, R8
+	LSL  $3, R8, R8
+	RORW R8, R4, R4
 
 	ADD R2, R1, R6 // src end
 	ADD R2, R0, R7 // dst end

@@ -5,10 +5,10 @@ import "encoding/binary"
 // maskGeneric is the portable kernel: eight bytes per XOR with a uint64 made
 // of the key twice. It is what every architecture without assembly (and the
 // purego build) uses, and the oracle-checked baseline the tests compare the
-// assembly against on every machine. len(dst) == len(src); key is rotated
-// (see rotateKey).
-func maskGeneric(dst, src []byte, key uint32) {
+// assembly against on every machine. len(dst) == len(src).
+func maskGeneric(dst, src []byte, key4 [4]byte, pos int) {
 	dst = dst[:len(src)] // lets the compiler drop bounds checks below
+	key := rotateKey(key4, pos)
 	k := uint64(key) | uint64(key)<<32
 	// 32 bytes a round: four independent XORs keep the loop overhead small.
 	for len(src) >= 32 {

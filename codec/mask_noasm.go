@@ -4,7 +4,7 @@ package codec
 
 // Without assembly (other architectures, or the purego tag) the portable
 // kernel does all the work.
-func maskBytes(dst, src []byte, key uint32) { maskGeneric(dst, src, key) }
+func maskBytes(dst, src []byte, key [4]byte, pos int) { maskGeneric(dst, src, key, pos) }
 
 // maskImpls lists the kernels this build can run, for the tests and benchmarks.
 var maskImpls = []maskImpl{{"generic", maskGeneric}}

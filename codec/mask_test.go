@@ -29,7 +29,7 @@ func maskFuncs() []struct {
 	var fs []entry
 	for _, impl := range maskImpls {
 		fs = append(fs, entry{impl.name, func(dst, src []byte, key [4]byte, pos int) int {
-			impl.fn(dst[:len(src)], src, rotateKey(key, pos))
+			impl.fn(dst[:len(src)], src, key, pos)
 			return (pos + len(src)) & 3
 		}})
 	}
