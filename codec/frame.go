@@ -154,8 +154,9 @@ func HeaderSize(length int64, masked bool) int {
 
 // PutHeader writes h into dst with the minimal length encoding and returns the
 // number of bytes written. dst must have room for HeaderSize(h.Length, h.Masked)
-// bytes (MaxHeaderSize always suffices). Only the low 4 bits of Opcode and the
-// RSV bits of Rsv are used; a negative Length panics.
+// bytes (MaxHeaderSize always suffices). Mask is written only when Masked is set;
+// only the low 4 bits of Opcode and the RSV bits of Rsv are used; a negative
+// Length panics.
 func PutHeader(dst []byte, h Header) int {
 	if h.Length < 0 {
 		panic("codec: PutHeader with negative Length " + strconv.FormatInt(h.Length, 10))
