@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/wsfleet/wsfleet/codec"
+)
+
+// Conn is one client WebSocket connection: the facade that outlives reconnections. Its methods
+// are safe for concurrent use. The socket and the parser belong to the current session, which
+// only the event loop carrying it touches.
+type Conn struct {
+	eng  *Engine
+	opts *DialOptions // defaults applied; read-only
+	url  *url.URL
+	tr   TraceFunc
+
+	state atomic.Uint32
+
+	mu   sync.Mutex // guards everything below
+	sess *session   // the current session (a new one per reconnection)
+	// set when a session's upgrade completes
+	subprotocol string
+	respHeader  http.Header
+	localAddr   net.Addr
+	remoteAddr  net.Addr
+	// write side
+	out           *bytebufferpool.ByteBuffer // frames waiting for the loop to write them
+	outMsgs       int
+	sockBuffered  int  // gnet's outbound bytes at the last flush (the peer is not reading)
+	flushQueued   bool // queued in the loop's flush queue
+	inLoop        bool // the loop is inside this connection's callbacks and flushes when done
+	closeSent     bool // our close frame is queued: nothing may follow it
+	closeTimerDue bool // the loop arms the close timer when it writes our close frame
+	maskState     uint64
+	roomWait      chan struct{} // closed and replaced when room appears (lazy)
+	// delivery side
+	mode       Mode
+	owner      chan<- Event
+	inbox      []Message // bounded queue from inboxHead on
+	inboxHead  int
+	recvWait   chan struct{} // cap 1: wakes a waiting Recv (lazy)
+	recvTimer  *time.Timer   // reused across Recv calls (lazy)
+	backlogged bool          // queued events wait for room in the owner channel
+	lastErr    error         // why the last session ended
+	finalErr   error         // set when no session will follow
+	finalSent  bool          // the final event reached the owner
+	done       chan struct{} // closed when finalErr is set (lazy)
+	retrying   bool          // a Reconnect goroutine is dialing
+	noRetry    bool          // Close was called: no more reconnections
+}
+
+// session is one TCP connection's worth of state, owned by the loop that carries it. A
+// reconnection makes a new session, so late callbacks and timers of an old one touch only
+// the old one.
+type session struct {
+	c        *Conn
+	gc       gnet.Conn
+	l        *loop
+	parser   *codec.ResponseParser // during the upgrade only
+	dialDone chan error            // during the dial only: exactly one value
+	dialing  bool
+	req      *bytebufferpool.ByteBuffer // the upgrade request until gnet has written it
+
+	checker    codec.FrameChecker
+	hdr        [codec.MaxHeaderSize]byte
+	hdrN       int
+	frameOpen  bool
+	cur        codec.Header
+	remaining  int64
+	msgType    codec.Opcode
+	msgLen     int64
+	msgBuf     *bytebufferpool.ByteBuffer // a message in pieces: fragments or reads
+	ctrlBuf    *bytebufferpool.ByteBuffer // a control frame split across reads
+	utf8       codec.UTF8Validator
+	closeRecvd bool
+	ended      bool
+	lastRecv   int64 // tick of the last bytes received (keepalive)
+	pingSentAt int64 // tick of our unanswered keepalive ping, 0 if none
+	timerDue   int64 // tick of this session's live timer-wheel entry, 0 if none
+	upgradeDue int64
+	closeDue   int64
+}
+
+// State reports where the connection is in its life.
+func (c *Conn) State() State { return State(c.state.Load()) }
+
+// Subprotocol is the subprotocol the server chose ("" for none).
+func (c *Conn) Subprotocol() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subprotocol
+}
+
+// ResponseHeader holds the headers of the server's 101 response (gun's gun_upgrade headers).
+func (c *Conn) ResponseHeader() http.Header {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.respHeader
+}
+
+// RemoteAddr is the server's address (hackney's peername).
+func (c *Conn) RemoteAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remoteAddr
+}
+
+// LocalAddr is our end's address (hackney's sockname).
+func (c *Conn) LocalAddr() net.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.localAddr
+}
+
+// URL is the address the connection was dialed with.
+func (c *Conn) URL() *url.URL { return c.url }
+
+// Err says why the connection ended for good, or nil while it lives (or reconnects).
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.finalErr
+}
+
+func (c *Conn) trace(ev TraceEvent) {
+	if c.tr != nil {
+		ev.Conn = c
+		c.tr(ev)
+	}
+}
+
+// waitDone waits up to d for the connection to end for good.
+func (c *Conn) waitDone(d time.Duration) bool {
+	c.mu.Lock()
+	if c.finalErr != nil {
+		c.mu.Unlock()
+		return true
+	}
+	if c.done == nil {
+		c.done = make(chan struct{})
+	}
+	done := c.done
+	c.mu.Unlock()
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}

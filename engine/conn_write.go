@@ -1,0 +1,292 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/pool"
+)
+
+// Send sends one text or binary message (hackney's ws_send). It is safe from many goroutines.
+// The payload is masked while it is copied into the connection's pending buffer, so data may be
+// reused as soon as Send returns. On a connection with a Handler, Send never blocks (it is
+// meant to be called from callbacks): past twice MaxPendingBytes it fails with ErrBackedUp.
+// Otherwise it waits for room while MaxPendingBytes are already pending.
+func (c *Conn) Send(typ MessageType, data []byte) error {
+	return c.send(nil, typ, data, c.opts.Handler == nil)
+}
+
+// SendContext is Send that always waits for room, until ctx ends. Never call it from a Handler
+// callback: the loop it would wait for is the one it blocks.
+func (c *Conn) SendContext(ctx context.Context, typ MessageType, data []byte) error {
+	return c.send(ctx, typ, data, true)
+}
+
+// TrySend is Send that never waits: it fails with ErrBackedUp when MaxPendingBytes are pending.
+func (c *Conn) TrySend(typ MessageType, data []byte) error {
+	return c.send(nil, typ, data, false)
+}
+
+// Ping sends a ping with up to 125 bytes of payload.
+func (c *Conn) Ping(data []byte) error { return c.sendControl(codec.OpPing, data) }
+
+// Pong sends an unsolicited pong (pings are answered by the engine without it).
+func (c *Conn) Pong(data []byte) error { return c.sendControl(codec.OpPong, data) }
+
+func (c *Conn) sendControl(op codec.Opcode, data []byte) error {
+	if len(data) > codec.MaxControlPayload {
+		return errControlTooLong
+	}
+	return c.send(nil, op, data, false)
+}
+
+var (
+	errControlTooLong = &wrapped{msg: "websocket: control frame payload over 125 bytes", err: codec.ErrControlTooLong}
+	errBadMessageType = &wrapped{msg: "websocket: Send takes engine.Text or engine.Binary", err: ErrNotSupported}
+)
+
+func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool) error {
+	if op != codec.OpText && op != codec.OpBinary && !op.IsControl() {
+		return errBadMessageType
+	}
+	frameLen := codec.HeaderSize(int64(len(data)), true) + len(data)
+	limit := c.opts.MaxPendingBytes
+	if !wait && c.opts.Handler != nil {
+		limit *= 2 // callbacks get slack: they cannot wait
+	}
+	c.mu.Lock()
+	for {
+		if err := c.sendableLocked(); err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		pending := c.pendingLocked()
+		if pending == 0 || pending+frameLen <= limit {
+			break
+		}
+		if !wait {
+			c.mu.Unlock()
+			return ErrBackedUp
+		}
+		room := c.roomChanLocked()
+		c.mu.Unlock()
+		var done <-chan struct{}
+		if ctx != nil {
+			done = ctx.Done()
+		}
+		select {
+		case <-room:
+		case <-done:
+			return ctx.Err()
+		}
+		c.mu.Lock()
+	}
+	c.appendFrameLocked(op, data)
+	s := c.sess
+	wake := c.markDirtyLocked()
+	c.mu.Unlock()
+	if wake {
+		s.l.scheduleFlush(s)
+	}
+	if c.tr != nil {
+		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: op, Fin: true, Length: len(data)})
+	}
+	return nil
+}
+
+// sendableLocked says why nothing more may be sent, if so.
+func (c *Conn) sendableLocked() error {
+	if c.closeSent || c.State() != StateOpen {
+		if c.finalErr != nil {
+			return c.finalErr
+		}
+		return ErrClosed
+	}
+	return nil
+}
+
+func (c *Conn) pendingLocked() int {
+	n := c.sockBuffered
+	if c.out != nil {
+		n += len(c.out.B)
+	}
+	return n
+}
+
+// appendFrameLocked masks data into the pending buffer behind a fresh header: the single pass
+// over the payload that the send path makes.
+func (c *Conn) appendFrameLocked(op codec.Opcode, data []byte) {
+	h := codec.Header{Fin: true, Opcode: op, Masked: true, Length: int64(len(data))}
+	h.Mask = nextMaskKey(&c.maskState)
+	size := codec.HeaderSize(h.Length, true) + len(data)
+	if c.out == nil {
+		c.out = pool.Get(size)
+	} else if cap(c.out.B)-len(c.out.B) < size {
+		c.out = pool.Grow(c.out, size)
+	}
+	b := c.out.B
+	start := len(b)
+	b = b[:start+size]
+	n := codec.PutHeader(b[start:], h)
+	codec.MaskCopy(b[start+n:], data, h.Mask, 0)
+	c.out.B = b
+	c.outMsgs++
+}
+
+// markDirtyLocked notes that c has frames to write and says whether the caller must queue it
+// on the loop (not when it is queued already, or when the loop is inside c's callbacks and
+// flushes when they return).
+func (c *Conn) markDirtyLocked() bool {
+	if c.flushQueued || c.inLoop {
+		return false
+	}
+	c.flushQueued = true
+	return true
+}
+
+func (c *Conn) roomChanLocked() chan struct{} {
+	if c.roomWait == nil {
+		c.roomWait = make(chan struct{})
+		// gnet tells nobody when its outbound buffer drains, so the loop polls it on ticks.
+		c.sess.l.addBacklog(c.sess)
+	}
+	return c.roomWait
+}
+
+// wakeRoomLocked releases senders waiting for room.
+func (c *Conn) wakeRoomLocked() {
+	if c.roomWait != nil {
+		close(c.roomWait)
+		c.roomWait = nil
+	}
+}
+
+// flush writes the session's pending frames to the socket. It runs on the session's loop.
+func (s *session) flush() {
+	c := s.c
+	c.mu.Lock()
+	c.flushQueued = false
+	w := c.takePendingLocked(s)
+	c.mu.Unlock()
+	s.write(w)
+}
+
+// pendingWrite is what the loop takes from the facade to write, outside the facade's lock
+// (a failing write closes the connection, and closing takes that lock).
+type pendingWrite struct {
+	buf      *bytebufferpool.ByteBuffer
+	msgs     int
+	armClose bool
+}
+
+func (c *Conn) takePendingLocked(s *session) pendingWrite {
+	if c.sess != s || c.out == nil {
+		return pendingWrite{}
+	}
+	w := pendingWrite{buf: c.out, msgs: c.outMsgs, armClose: c.closeTimerDue}
+	c.out, c.outMsgs, c.closeTimerDue = nil, 0, false
+	return w
+}
+
+// write hands frames to gnet, which writes them now or keeps what the socket cannot take in
+// its outbound buffer. Runs on the loop.
+func (s *session) write(w pendingWrite) {
+	if w.buf == nil {
+		return
+	}
+	n := len(w.buf.B)
+	if !s.ended {
+		_, _ = s.gc.Write(w.buf.B) // a write error closes the connection through OnClose
+		s.l.stats.msgsOut.Add(int64(w.msgs))
+		s.l.stats.bytesOut.Add(int64(n))
+	}
+	pool.Put(w.buf)
+	if s.ended {
+		return
+	}
+	buffered := s.gc.OutboundBuffered()
+	c := s.c
+	c.mu.Lock()
+	c.sockBuffered = buffered
+	if c.roomWait != nil && buffered < c.opts.MaxPendingBytes {
+		c.wakeRoomLocked()
+	}
+	c.mu.Unlock()
+	if w.armClose {
+		s.closeDue = c.eng.tickAt(time.Now().Add(c.opts.CloseTimeout))
+		s.l.wheel.arm(s, s.closeDue)
+	}
+}
+
+// queueControlLocked queues a control frame from the loop itself (pong, close reply); the
+// loop flushes it when the current callback returns.
+func (c *Conn) queueControlLocked(op codec.Opcode, payload []byte) {
+	c.appendFrameLocked(op, payload)
+	if c.tr != nil {
+		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: op, Fin: true, Length: len(payload)})
+	}
+}
+
+// Close closes the connection with 1000 and waits for the close handshake (bounded by
+// CloseTimeout). It is hackney's ws_close(C). Closing a closed connection does nothing.
+func (c *Conn) Close() error { return c.CloseWith(codec.CloseNormal, "") }
+
+// CloseWith closes with a code and reason (hackney's ws_close(C, {Code, Reason})) and waits for
+// the close handshake, bounded by CloseTimeout. It returns an error only for a code or reason
+// that may not be sent, or when the server did not complete the handshake in time.
+func (c *Conn) CloseWith(code codec.CloseCode, reason string) error {
+	if !codec.CloseCodeAllowedOnWire(code) {
+		return &wrapped{msg: "websocket: close code " + code.String() + " may not be sent", err: codec.ErrInvalidCloseCode}
+	}
+	if len(reason) > codec.MaxControlPayload-2 || !codec.ValidUTF8([]byte(reason)) {
+		return &wrapped{msg: "websocket: close reason must be UTF-8 of at most 123 bytes", err: codec.ErrInvalidCloseReason}
+	}
+	c.stopReconnecting()
+	c.startClose(code, reason, true)
+	if !c.waitDone(c.opts.CloseTimeout + time.Second) {
+		return timeoutf("close: the connection did not end within %v", c.opts.CloseTimeout)
+	}
+	err := c.Err()
+	if isTimeout(err) {
+		return err
+	}
+	return nil
+}
+
+// startClose queues our close frame (once) and arms the close timer.
+func (c *Conn) startClose(code codec.CloseCode, reason string, user bool) {
+	c.mu.Lock()
+	st := c.State()
+	if c.closeSent || st == StateClosed || st == StateIdle {
+		c.mu.Unlock()
+		return
+	}
+	if st == StateConnecting || st == StateUpgrading {
+		s := c.sess
+		c.mu.Unlock()
+		if s != nil && s.gc != nil {
+			_ = s.gc.Close()
+		}
+		return
+	}
+	c.closeSent = true
+	c.closeTimerDue = true
+	var p [codec.MaxControlPayload]byte
+	payload, _ := codec.AppendClosePayload(p[:0], code, reason)
+	c.appendFrameLocked(codec.OpClose, payload)
+	if st == StateOpen {
+		c.setState(StateClosing)
+	}
+	s := c.sess
+	wake := c.markDirtyLocked()
+	c.mu.Unlock()
+	if wake {
+		s.l.scheduleFlush(s)
+	}
+	if c.tr != nil {
+		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: codec.OpClose, Fin: true, Length: len(payload)})
+	}
+}

@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/pool"
+)
+
+var parserPool = sync.Pool{New: func() any { return new(codec.ResponseParser) }}
+
+// Dial opens a WebSocket connection (hackney's ws_connect(URL, Opts)). It returns once the
+// server accepted the upgrade, or with the reason it did not: a *HandshakeError, an error for
+// which errors.Is(err, ErrTimeout) holds, or the network's error. o may be nil.
+func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn, error) {
+	if e.closed.Load() {
+		return nil, ErrEngineClosed
+	}
+	opts := o.withDefaults()
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if (opts.Mode == Active || opts.Mode == Once) && opts.Owner == nil && opts.Handler == nil {
+		return nil, errors.New("websocket: dial: active and once modes need DialOptions.Owner")
+	}
+	// Build the request once now, so bad headers fail before any connection is made.
+	var key [24]byte
+	codec.GenerateKey(&key)
+	if _, err := codec.AppendRequest(nil, u, key[:], &codec.RequestOptions{Protocols: opts.Protocols, Header: opts.Header}); err != nil {
+		return nil, fmt.Errorf("websocket: dial %s: %w", rawURL, err)
+	}
+	tr := opts.Trace
+	if tr == nil {
+		tr = e.opts.Trace
+	}
+	c := &Conn{eng: e, opts: &opts, url: u, tr: tr, mode: opts.Mode, owner: opts.Owner, maskState: newKeyState()}
+	if !e.register(c) {
+		return nil, ErrEngineClosed
+	}
+	if err := c.connect(ctx); err != nil {
+		e.unregister(c)
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseURL accepts ws:// URLs (wss:// is refused until TLS lands) with a host.
+func parseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("websocket: bad URL %q: %w", raw, err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "ws":
+	case "wss":
+		return nil, &wrapped{msg: "websocket: wss:// is not supported yet (TLS is on its way); use ws://", err: ErrNotSupported}
+	default:
+		return nil, fmt.Errorf("websocket: bad URL %q: scheme must be ws:// or wss://", raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("websocket: bad URL %q: no host", raw)
+	}
+	if u.Fragment != "" {
+		return nil, fmt.Errorf("websocket: bad URL %q: fragments are not allowed", raw)
+	}
+	return u, nil
+}
+
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// connect runs one session: TCP connect on the calling goroutine (gnet's own dial has no
+// timeout and no source address), enrolment on a loop, and the wait for the upgrade.
+func (c *Conn) connect(ctx context.Context) error {
+	e, o := c.eng, c.opts
+	e.stats.dials.Add(1)
+	deadline := time.Now().Add(o.ConnectTimeout)
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	c.setState(StateConnecting)
+
+	nc, err := c.dialTCP(dctx)
+	if err != nil {
+		e.stats.dialErrors.Add(1)
+		c.setState(StateClosed)
+		if c.tr != nil {
+			c.trace(TraceEvent{Kind: TraceConnect, Err: err})
+		}
+		return err
+	}
+
+	s := &session{c: c, dialDone: make(chan error, 1), dialing: true}
+	var key [24]byte
+	codec.GenerateKey(&key)
+	s.req = pool.Get(512)
+	s.req.B, err = codec.AppendRequest(s.req.B, c.url, key[:], &codec.RequestOptions{Protocols: o.Protocols, Header: o.Header})
+	if err != nil {
+		nc.Close()
+		pool.Put(s.req)
+		c.setState(StateClosed)
+		return err
+	}
+	s.parser = parserPool.Get().(*codec.ResponseParser)
+	s.parser.Reset(key[:], o.Protocols, nil)
+	s.upgradeDue = e.tickAt(deadline)
+
+	c.mu.Lock()
+	c.sess = s
+	c.closeSent, c.closeTimerDue, c.lastErr = false, false, nil
+	c.mu.Unlock()
+	c.setState(StateUpgrading)
+
+	_, err = e.client.EnrollContext(nc, s) // gnet dups the socket and closes nc
+	pool.Put(s.req)
+	s.req = nil
+	if err != nil {
+		c.setState(StateClosed)
+		s.releaseParser()
+		return fmt.Errorf("websocket: dial %s: the event loop refused the connection: %w", c.url.Redacted(), err)
+	}
+	select {
+	case err := <-s.dialDone:
+		return err
+	case <-dctx.Done():
+		_ = s.gc.Close()
+		if err := <-s.dialDone; err != nil && !errors.Is(err, ErrAbnormalClose) {
+			return err // the loop's own verdict (it may be its connect timeout) came first
+		}
+		return dialCtxErr(dctx, ctx, o.ConnectTimeout, "upgrade")
+	}
+}
+
+// dialTCP connects, bounded by the engine's dial concurrency.
+func (c *Conn) dialTCP(ctx context.Context) (net.Conn, error) {
+	e, o := c.eng, c.opts
+	select {
+	case e.dialSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, dialCtxErr(ctx, nil, o.ConnectTimeout, "waiting for a dial slot")
+	}
+	defer func() { <-e.dialSem }()
+	d := net.Dialer{LocalAddr: o.LocalAddr}
+	if o.LocalAddr != nil {
+		// Let the kernel pick the port at connect time, per destination, so that many source
+		// addresses do not each exhaust the ephemeral range on bind.
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	nc, err := d.DialContext(ctx, "tcp", hostPort(c.url))
+	if err == nil {
+		return nc, nil
+	}
+	if ctx.Err() != nil {
+		return nil, dialCtxErr(ctx, nil, o.ConnectTimeout, "TCP connect to "+hostPort(c.url))
+	}
+	return nil, describeDialErr(c.url, err)
+}
+
+// dialCtxErr says whether the connect timeout or the caller's context ended a dial.
+func dialCtxErr(ctx, parent context.Context, timeout time.Duration, stage string) error {
+	if parent != nil && parent.Err() != nil && !errors.Is(parent.Err(), context.DeadlineExceeded) {
+		return parent.Err()
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &wrapped{msg: fmt.Sprintf("websocket: connect timeout: %s did not finish within %v", stage, timeout), err: multiErr{ErrTimeout, context.DeadlineExceeded}}
+	}
+	return ctx.Err()
+}
+
+// describeDialErr names the usual ways a connect fails, with the way out where there is one.
+func describeDialErr(u *url.URL, err error) error {
+	hint := ""
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		hint = "connection refused: nothing listens there"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		hint = "no free local port for this destination (EADDRNOTAVAIL): spread connections over source addresses (DialOptions.LocalAddr, wsbench -source-ips) or more server ports"
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		var rl unix.Rlimit
+		_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+		hint = fmt.Sprintf("open-file limit reached (RLIMIT_NOFILE %d): raise it with ulimit -n, or shard the connections over several processes", rl.Cur)
+	default:
+		return fmt.Errorf("websocket: dial %s: %w", u.Redacted(), err)
+	}
+	return &wrapped{msg: fmt.Sprintf("websocket: dial %s: %s", u.Redacted(), hint), err: err}
+}

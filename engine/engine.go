@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+)
+
+// Engine multiplexes many client connections over a few gnet event loops. It is safe for
+// concurrent use. Most programs need one; engine.Dial uses a lazily started default.
+type Engine struct {
+	opts    Options
+	client  *gnet.Client
+	dialSem chan struct{}
+	start   time.Time
+	tick    atomic.Int64 // coarse clock: timer ticks since start, advanced by the ticker
+
+	mu     sync.Mutex
+	loops  []*loop
+	conns  map[*Conn]struct{}
+	closed atomic.Bool
+
+	stopTicker chan struct{}
+	tickerDone chan struct{}
+
+	stats engineCounters
+}
+
+// New starts an engine with its event loops.
+func New(o Options) (*Engine, error) {
+	if o.Loops <= 0 {
+		o.Loops = runtime.GOMAXPROCS(0)
+	}
+	if o.DialConcurrency <= 0 {
+		o.DialConcurrency = DefaultDialConcurrency
+	}
+	e := &Engine{
+		opts:       o,
+		dialSem:    make(chan struct{}, o.DialConcurrency),
+		start:      time.Now(),
+		conns:      make(map[*Conn]struct{}),
+		stopTicker: make(chan struct{}),
+		tickerDone: make(chan struct{}),
+	}
+	gopts := []gnet.Option{
+		gnet.WithMulticore(o.Loops > 1),
+		gnet.WithNumEventLoop(o.Loops),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(quietLogger{}),
+		gnet.WithLogLevel(logging.ErrorLevel),
+	}
+	if o.ReadBufferCap > 0 {
+		gopts = append(gopts, gnet.WithReadBufferCap(o.ReadBufferCap))
+	}
+	if o.WriteBufferCap > 0 {
+		gopts = append(gopts, gnet.WithWriteBufferCap(o.WriteBufferCap))
+	}
+	client, err := gnet.NewClient(&eventHandler{eng: e}, gopts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := client.Start(); err != nil {
+		return nil, err
+	}
+	e.client = client
+	go e.runTicker()
+	return e, nil
+}
+
+var (
+	defaultOnce   sync.Once
+	defaultEngine *Engine
+	defaultErr    error
+)
+
+// Default returns the process-wide engine behind engine.Dial, starting it on first use.
+func Default() (*Engine, error) {
+	defaultOnce.Do(func() { defaultEngine, defaultErr = New(Options{}) })
+	return defaultEngine, defaultErr
+}
+
+// Dial connects on the default engine (hackney's ws_connect).
+func Dial(ctx context.Context, url string, o *DialOptions) (*Conn, error) {
+	e, err := Default()
+	if err != nil {
+		return nil, err
+	}
+	return e.Dial(ctx, url, o)
+}
+
+// Close closes every connection (close code 1001, waiting at most a second for the
+// handshakes), then stops the loops. Connections report ErrEngineClosed if they were still open.
+func (e *Engine) Close() error {
+	if !e.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	e.mu.Lock()
+	conns := make([]*Conn, 0, len(e.conns))
+	for c := range e.conns {
+		conns = append(conns, c)
+	}
+	e.mu.Unlock()
+	for _, c := range conns {
+		c.stopReconnecting()
+		c.startClose(1001, "engine closing", false)
+	}
+	deadline := time.Now().Add(time.Second)
+	for _, c := range conns {
+		c.waitDone(time.Until(deadline))
+	}
+	close(e.stopTicker)
+	<-e.tickerDone
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := e.client.Stop()
+	_ = ctx
+	if errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+func (e *Engine) register(c *Conn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed.Load() {
+		return false
+	}
+	e.conns[c] = struct{}{}
+	return true
+}
+
+func (e *Engine) unregister(c *Conn) {
+	e.mu.Lock()
+	delete(e.conns, c)
+	e.mu.Unlock()
+}
+
+// loopFor returns the engine's record of a gnet event loop, creating it on first sight.
+// It runs on that loop (from OnOpen), rarely: only the first connection of each loop pays.
+func (e *Engine) loopFor(el gnet.EventLoop) *loop {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, l := range e.loops {
+		if l.el == el {
+			return l
+		}
+	}
+	l := newLoop(e, el, len(e.loops))
+	e.loops = append(e.loops, l)
+	return l
+}
+
+// tickAt is the first tick at or after t, so a deadline never fires early.
+func (e *Engine) tickAt(t time.Time) int64 {
+	return ticksFor(t.Sub(e.start))
+}
+
+// now is the coarse clock in ticks; timers and idle tracking use it instead of time.Now.
+func (e *Engine) now() int64 { return e.tick.Load() }
+
+// quietLogger drops gnet's logging: the engine reports through errors, Stats and Trace.
+type quietLogger struct{}
+
+func (quietLogger) Debugf(string, ...any) {}
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Warnf(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(string, ...any) {}

@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/wsfleet/wsfleet/codec"
+)
+
+var (
+	// ErrTimeout is returned when a connect, receive, close or ping deadline passes.
+	// errors.Is(err, os.ErrDeadlineExceeded) holds for it too.
+	ErrTimeout error = timeoutError{}
+	// ErrClosed is returned by operations on a connection that has closed (or an engine that has).
+	ErrClosed = errors.New("websocket: connection closed")
+	// ErrEngineClosed is returned by Dial on a closed engine.
+	ErrEngineClosed = errors.New("websocket: engine closed")
+	// ErrBackedUp is returned by TrySend when the connection already holds MaxPendingBytes
+	// waiting to be written (the peer or the network is not keeping up).
+	ErrBackedUp = errors.New("websocket: connection backed up: pending send bytes at MaxPendingBytes")
+	// ErrSlowConsumer ends a connection whose inbox filled up under the CloseSlowConsumer policy.
+	ErrSlowConsumer = errors.New("websocket: slow consumer: inbox full, connection closed (close 1008); drain Recv/owner faster or use DropOldest")
+	// ErrNotSupported reports a feature this build does not offer yet.
+	ErrNotSupported = errors.New("websocket: not supported")
+	// ErrWrongMode is returned by Recv when the connection is not in passive delivery.
+	ErrWrongMode = errors.New("websocket: Recv needs passive mode (the connection is active or has a Handler)")
+	// ErrAbnormalClose reports a connection that ended without a close frame (code 1006).
+	ErrAbnormalClose = errors.New("websocket: connection closed without a close frame (1006)")
+)
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "websocket: timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+func (timeoutError) Is(target error) bool {
+	return target == os.ErrDeadlineExceeded
+}
+
+// timeoutf makes a timeout error that says which deadline passed; errors.Is(err, ErrTimeout) holds.
+func timeoutf(format string, args ...any) error {
+	return &wrapped{msg: "websocket: " + fmt.Sprintf(format, args...), err: ErrTimeout}
+}
+
+// wrapped is an error with its own message around a sentinel, so the message can name the
+// cause while errors.Is still finds the sentinel.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
+
+// CloseError reports the close frame that ended a connection: the server's (Remote) or ours.
+type CloseError struct {
+	Code   codec.CloseCode
+	Reason string
+	// Remote is true when the server sent the close first.
+	Remote bool
+}
+
+func (e *CloseError) Error() string {
+	who := "server"
+	if !e.Remote {
+		who = "client"
+	}
+	if e.Reason == "" {
+		return fmt.Sprintf("websocket: closed by %s with %d", who, e.Code)
+	}
+	return fmt.Sprintf("websocket: closed by %s with %d %q", who, e.Code, e.Reason)
+}
+
+// HandshakeError reports an upgrade the server refused or answered wrongly.
+type HandshakeError struct {
+	StatusCode int
+	Status     string
+	Header     http.Header
+	// Body holds at most the first 4 KiB of the response body.
+	Body []byte
+	// Reason says what was wrong with a 101 response (empty for a refusal by status).
+	Reason string
+	err    error
+}
+
+func (e *HandshakeError) Error() string {
+	if e.Reason != "" {
+		return "websocket: upgrade failed: " + e.Reason
+	}
+	return "websocket: upgrade rejected: " + e.Status
+}
+
+func (e *HandshakeError) Unwrap() error { return e.err }
+
+// ProtocolError reports a violation of RFC 6455 by the server; the engine sent Code in its
+// close frame and dropped the connection. It unwraps to the codec's sentinel error.
+type ProtocolError = codec.ProtocolError
+
+func isTimeout(err error) bool { return err != nil && errors.Is(err, ErrTimeout) }

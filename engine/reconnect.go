@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+)
+
+// ReconnectPolicy redials a connection that ended without our asking (gun's reconnects,
+// WebSockex's {:reconnect, state}): after an abnormal close, a timeout, a protocol error or a
+// server close other than 1000. The same *Conn carries on; the Handler sees OnClose then
+// OnOpen again, an owner gets an Event with Reconnecting set, then one with Reconnected set.
+type ReconnectPolicy struct {
+	MinDelay    time.Duration // first delay (default 100 ms)
+	MaxDelay    time.Duration // cap (default 30 s)
+	Multiplier  float64       // growth per attempt (default 2)
+	Jitter      float64       // fraction of each delay randomised, 0..1 (default 0.2)
+	MaxAttempts int           // give up after this many failed dials (0: never)
+}
+
+// delay is the wait before attempt n (0-based): exponential, capped, with jitter so that
+// thousands of connections dropped together do not come back together.
+func (p *ReconnectPolicy) delay(n int) time.Duration {
+	lo, hi, m, j := p.MinDelay, p.MaxDelay, p.Multiplier, p.Jitter
+	if lo <= 0 {
+		lo = 100 * time.Millisecond
+	}
+	if hi <= 0 {
+		hi = 30 * time.Second
+	}
+	if m < 1 {
+		m = 2
+	}
+	if j <= 0 || j > 1 {
+		j = 0.2
+	}
+	d := float64(lo)
+	for i := 0; i < n && d < float64(hi); i++ {
+		d *= m
+	}
+	if d > float64(hi) {
+		d = float64(hi)
+	}
+	d *= 1 - j + 2*j*rand.Float64()
+	return time.Duration(d)
+}
+
+func (c *Conn) shouldRetryLocked(cause error) bool {
+	if c.opts.Reconnect == nil || c.noRetry || c.eng.closed.Load() {
+		return false
+	}
+	var ce *CloseError
+	if errors.As(cause, &ce) && (!ce.Remote || ce.Code == 1000) {
+		return false
+	}
+	return true
+}
+
+// announceDisconnect tells an owner that the connection dropped and will be redialed.
+func (c *Conn) announceDisconnect(cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ownerWantsLocked() {
+		select {
+		case c.owner <- Event{Conn: c, Err: cause, Reconnecting: true}:
+		default: // a full owner channel loses this notice, never a message
+		}
+	}
+}
+
+func (c *Conn) reconnect() {
+	p := c.opts.Reconnect
+	for attempt := 0; ; attempt++ {
+		t := time.NewTimer(p.delay(attempt))
+		stopped := c.waitRetry(t)
+		t.Stop()
+		if stopped {
+			c.giveUp(nil)
+			return
+		}
+		err := c.connect(context.Background())
+		if c.tr != nil {
+			c.trace(TraceEvent{Kind: TraceReconnect, Err: err})
+		}
+		if err == nil {
+			c.eng.stats.reconnects.Add(1)
+			c.mu.Lock()
+			c.retrying = false
+			stop := c.noRetry
+			if c.ownerWantsLocked() {
+				select {
+				case c.owner <- Event{Conn: c, Reconnected: true}:
+				default:
+				}
+			}
+			c.mu.Unlock()
+			if stop { // Close came while we dialed
+				c.startClose(1000, "", true)
+			}
+			return
+		}
+		if p.MaxAttempts > 0 && attempt+1 >= p.MaxAttempts {
+			c.giveUp(err)
+			return
+		}
+	}
+}
+
+// waitRetry sleeps until t fires, or reports true when Close asked to stop retrying.
+func (c *Conn) waitRetry(t *time.Timer) bool {
+	for {
+		select {
+		case <-t.C:
+			c.mu.Lock()
+			stop := c.noRetry
+			c.mu.Unlock()
+			return stop
+		case <-time.After(50 * time.Millisecond):
+			c.mu.Lock()
+			stop := c.noRetry
+			c.mu.Unlock()
+			if stop {
+				return true
+			}
+		}
+	}
+}
+
+// giveUp ends the connection for good with the cause of the last disconnect.
+func (c *Conn) giveUp(lastDialErr error) {
+	c.mu.Lock()
+	c.retrying = false
+	cause := c.lastErr
+	if cause == nil {
+		cause = lastDialErr
+	}
+	if cause == nil {
+		cause = ErrClosed
+	}
+	c.endLocked(cause)
+	c.mu.Unlock()
+}
+
+// stopReconnecting makes the connection's next end final.
+func (c *Conn) stopReconnecting() {
+	c.mu.Lock()
+	c.noRetry = true
+	c.mu.Unlock()
+}

@@ -1,0 +1,281 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/pool"
+)
+
+// onOpen runs on the loop when gnet has taken the socket: the session learns its loop and
+// hands gnet the upgrade request to write.
+func (s *session) onOpen(gc gnet.Conn) []byte {
+	c := s.c
+	s.gc = gc
+	s.l = c.eng.loopFor(gc.EventLoop())
+	c.mu.Lock()
+	c.localAddr = gc.LocalAddr()
+	c.remoteAddr = gc.RemoteAddr()
+	c.mu.Unlock()
+	s.lastRecv = c.eng.now()
+	s.l.wheel.arm(s, s.upgradeDue)
+	if c.tr != nil {
+		c.trace(TraceEvent{Kind: TraceConnect})
+	}
+	return s.req.B
+}
+
+// readUpgrade feeds the server's response to the handshake parser until it is complete.
+func (s *session) readUpgrade(buf []byte) gnet.Action {
+	n, done, err := s.parser.Feed(buf)
+	if err != nil {
+		s.c.eng.stats.handshakeErrors.Add(1)
+		s.failDial(s.handshakeError(err))
+		return gnet.Close
+	}
+	if !done {
+		return gnet.None
+	}
+	if s.parser.StatusCode() != 101 {
+		s.c.eng.stats.handshakeErrors.Add(1)
+		s.failDial(s.handshakeError(nil))
+		return gnet.Close
+	}
+	c := s.c
+	c.mu.Lock()
+	c.subprotocol = s.parser.Subprotocol()
+	c.respHeader = s.parser.HTTPHeader()
+	c.mu.Unlock()
+	s.releaseParser()
+	s.upgradeDue = 0
+	c.setState(StateOpen)
+	c.eng.stats.upgrades.Add(1)
+	s.rearm()
+	if c.tr != nil {
+		c.trace(TraceEvent{Kind: TraceUpgraded})
+	}
+	s.dialing = false
+	s.dialDone <- nil
+	if h := c.opts.Handler; h != nil {
+		h.OnOpen(c)
+	}
+	if n < len(buf) {
+		return s.readFrames(buf[n:]) // frames that came with the 101
+	}
+	return gnet.None
+}
+
+// handshakeError describes a refused or malformed upgrade from what the parser saw.
+func (s *session) handshakeError(err error) *HandshakeError {
+	p := s.parser
+	he := &HandshakeError{StatusCode: p.StatusCode(), Status: p.Status(), err: err}
+	if he.StatusCode != 0 {
+		he.Header = p.HTTPHeader()
+		he.Body = append([]byte(nil), p.Body()...)
+	}
+	if err != nil {
+		he.Reason = err.Error()
+		var ue *codec.UpgradeError
+		if errors.As(err, &ue) {
+			he.Reason = ue.Reason
+		}
+	}
+	return he
+}
+
+func (s *session) failDial(err error) {
+	c := s.c
+	c.mu.Lock()
+	if c.lastErr == nil {
+		c.lastErr = err
+	}
+	c.mu.Unlock()
+}
+
+func (s *session) parserStatus() int {
+	if s.parser == nil {
+		return 0
+	}
+	return s.parser.StatusCode()
+}
+
+func (s *session) releaseParser() {
+	if s.parser != nil {
+		parserPool.Put(s.parser)
+		s.parser = nil
+	}
+}
+
+// onClose ends the session once gnet has dropped the socket, for whatever reason, and tells
+// the application: the dialer, the Handler, Recv or the owner.
+func (s *session) onClose(netErr error) {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.timerDue = 0
+	c := s.c
+	if s.msgBuf != nil {
+		pool.Put(s.msgBuf)
+		s.msgBuf = nil
+	}
+	if s.ctrlBuf != nil {
+		pool.Put(s.ctrlBuf)
+		s.ctrlBuf = nil
+	}
+
+	c.mu.Lock()
+	cause := c.lastErr
+	if st := s.parserStatus(); cause == nil && s.dialing && st != 0 && st != 101 {
+		s.parser.Finish() // a refusal without Content-Length ends with the connection
+		cause = s.handshakeError(nil)
+		c.eng.stats.handshakeErrors.Add(1)
+	}
+	if cause == nil {
+		cause = abnormalClose(netErr, s.dialing)
+		c.eng.stats.abnormal.Add(1)
+	}
+	if c.out != nil {
+		pool.Put(c.out)
+		c.out = nil
+	}
+	c.outMsgs, c.sockBuffered, c.flushQueued = 0, 0, false
+	c.wakeRoomLocked()
+	dialing := s.dialing
+	s.dialing = false
+	c.lastErr = cause
+	retry := !dialing && c.shouldRetryLocked(cause)
+	if retry {
+		c.retrying = true
+	} else if !dialing {
+		c.endLocked(cause)
+	}
+	c.mu.Unlock()
+	s.releaseParser()
+	c.setState(StateClosed)
+	c.eng.stats.closed.Add(1)
+
+	if dialing {
+		s.dialDone <- cause
+		return
+	}
+	if c.tr != nil {
+		c.trace(TraceEvent{Kind: TraceClosed, Err: cause})
+	}
+	if h := c.opts.Handler; h != nil {
+		h.OnClose(c, cause)
+	}
+	if retry {
+		c.announceDisconnect(cause)
+		go c.reconnect()
+	}
+}
+
+// endLocked makes cause the connection's final error and tells whoever waits.
+func (c *Conn) endLocked(cause error) {
+	if c.finalErr != nil {
+		return
+	}
+	c.finalErr = cause
+	if c.done != nil {
+		close(c.done)
+	}
+	c.signalRecvLocked()
+	if c.ownerWantsLocked() && (c.backlogged || !c.sendFinalLocked()) {
+		c.setBacklogLocked()
+	}
+	go c.eng.unregister(c)
+}
+
+// abnormalClose describes a connection that ended without a close handshake.
+func abnormalClose(netErr error, dialing bool) error {
+	what := "connection closed without a close frame (1006)"
+	if dialing {
+		what = "connection closed during the upgrade"
+	}
+	if netErr == nil || errors.Is(netErr, io.EOF) {
+		return &wrapped{msg: "websocket: " + what + ": EOF", err: multiErr{ErrAbnormalClose, io.ErrUnexpectedEOF}}
+	}
+	if errors.Is(netErr, syscall.ECONNRESET) {
+		return &wrapped{msg: "websocket: " + what + ": connection reset by peer", err: multiErr{ErrAbnormalClose, netErr}}
+	}
+	return &wrapped{msg: fmt.Sprintf("websocket: %s: %v", what, netErr), err: multiErr{ErrAbnormalClose, netErr}}
+}
+
+// onTimer runs on the loop when the session's earliest deadline comes.
+func (s *session) onTimer(now int64) {
+	if s.ended {
+		return
+	}
+	c := s.c
+	switch {
+	case s.upgradeDue != 0 && now >= s.upgradeDue:
+		c.eng.stats.timeouts.Add(1)
+		s.failDial(timeoutf("connect timeout: no upgrade response from %s within %v", c.url.Host, c.opts.ConnectTimeout))
+		_ = s.l.el.Close(s.gc)
+		return
+	case s.closeDue != 0 && now >= s.closeDue:
+		c.eng.stats.timeouts.Add(1)
+		s.failDial(timeoutf("close timeout: the server did not answer our close frame within %v", c.opts.CloseTimeout))
+		_ = s.l.el.Close(s.gc)
+		return
+	}
+	if c.opts.PingInterval > 0 && c.State() == StateOpen {
+		if s.pingSentAt != 0 && now-s.pingSentAt >= ticksFor(c.opts.PongTimeout) {
+			c.eng.stats.timeouts.Add(1)
+			s.forceClose(codec.CloseGoingAway, timeoutf("keepalive: no pong or other traffic within %v of our ping", c.opts.PongTimeout))
+			s.flushNow()
+			_ = s.l.el.Close(s.gc)
+			return
+		}
+		if s.pingSentAt == 0 && now-s.lastRecv >= ticksFor(c.opts.PingInterval) {
+			c.mu.Lock()
+			if !c.closeSent {
+				c.queueControlLocked(codec.OpPing, nil)
+			}
+			c.mu.Unlock()
+			s.flushNow()
+			s.pingSentAt = now
+		}
+	}
+	s.rearm()
+}
+
+// flushNow writes what is pending from the loop, outside any callback.
+func (s *session) flushNow() {
+	c := s.c
+	c.mu.Lock()
+	w := c.takePendingLocked(s)
+	c.mu.Unlock()
+	s.write(w)
+}
+
+// rearm arms the wheel for the session's earliest deadline.
+func (s *session) rearm() {
+	if s.ended {
+		return
+	}
+	next := int64(0)
+	consider := func(t int64) {
+		if t != 0 && (next == 0 || t < next) {
+			next = t
+		}
+	}
+	consider(s.upgradeDue)
+	consider(s.closeDue)
+	if o := s.c.opts; o.PingInterval > 0 && s.c.State() == StateOpen {
+		if s.pingSentAt != 0 {
+			consider(s.pingSentAt + ticksFor(o.PongTimeout))
+		} else {
+			consider(s.lastRecv + ticksFor(o.PingInterval))
+		}
+	}
+	if next != 0 {
+		s.l.wheel.arm(s, next)
+	}
+}

@@ -1,0 +1,296 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/pool"
+)
+
+// onTraffic consumes everything gnet read for this session: the upgrade response, then frames.
+// Nothing is left in gnet's inbound buffer; a partial header or payload is kept by the session,
+// so an idle connection holds no read buffer. Frames queued meanwhile (pongs, replies sent from
+// Handler callbacks) go out in one write when it returns.
+func (s *session) onTraffic(gc gnet.Conn) gnet.Action {
+	buf, _ := gc.Next(-1)
+	if s.ended {
+		return gnet.None
+	}
+	c := s.c
+	s.lastRecv = c.eng.now()
+	s.pingSentAt = 0
+	c.mu.Lock()
+	c.inLoop = true
+	c.mu.Unlock()
+
+	var act gnet.Action
+	switch c.State() {
+	case StateUpgrading:
+		act = s.readUpgrade(buf)
+	case StateOpen, StateClosing:
+		act = s.readFrames(buf)
+	}
+
+	c.mu.Lock()
+	c.inLoop = false
+	w := c.takePendingLocked(s)
+	c.mu.Unlock()
+	s.write(w)
+	return act
+}
+
+func (s *session) readFrames(buf []byte) gnet.Action {
+	for len(buf) > 0 {
+		if !s.frameOpen {
+			var (
+				h    codec.Header
+				used int
+				ok   bool
+				err  error
+			)
+			h, used, ok, err = s.parseHeader(buf)
+			if err != nil {
+				return s.fail(err)
+			}
+			if !ok {
+				return gnet.None // the rest of the header is still on its way
+			}
+			buf = buf[used:]
+			if act, stop := s.beginFrame(h); stop {
+				return act
+			}
+			if !s.frameOpen {
+				continue // an empty frame, already handled
+			}
+		}
+		take := s.remaining
+		if int64(len(buf)) < take {
+			take = int64(len(buf))
+		}
+		if act, stop := s.payload(buf[:take]); stop {
+			return act
+		}
+		buf = buf[take:]
+	}
+	return gnet.None
+}
+
+// parseHeader parses the next frame header, completing one that an earlier read split.
+// ok is false when more bytes are needed (they were kept); used is what buf gave.
+func (s *session) parseHeader(buf []byte) (h codec.Header, used int, ok bool, err error) {
+	if s.hdrN == 0 {
+		h, n, err := codec.ParseHeader(buf)
+		if err != nil {
+			return h, 0, false, err
+		}
+		if n > len(buf) {
+			s.hdrN = copy(s.hdr[:], buf)
+			return h, len(buf), false, nil
+		}
+		return h, n, true, nil
+	}
+	k := copy(s.hdr[s.hdrN:], buf)
+	h, n, err := codec.ParseHeader(s.hdr[:s.hdrN+k])
+	if err != nil {
+		return h, 0, false, err
+	}
+	if n > s.hdrN+k {
+		s.hdrN += k
+		return h, k, false, nil
+	}
+	used = n - s.hdrN
+	s.hdrN = 0
+	return h, used, true, nil
+}
+
+// beginFrame applies the protocol rules to a new frame header. stop reports that the
+// connection failed (act says how) or a zero-length frame already ended the session.
+func (s *session) beginFrame(h codec.Header) (act gnet.Action, stop bool) {
+	if err := s.checker.Check(h, 0); err != nil {
+		return s.fail(err), true
+	}
+	if !h.Opcode.IsControl() {
+		if h.Opcode != codec.OpContinuation {
+			s.msgType = h.Opcode
+			s.msgLen = 0
+			s.utf8.Reset()
+		}
+		// Checked on the announced length, before a byte of it is stored: a frame claiming a
+		// gigabyte costs nothing.
+		if s.msgLen+h.Length > int64(s.c.opts.MaxMessageSize) {
+			return s.fail(codec.ErrMessageTooBig), true
+		}
+		s.msgLen += h.Length
+	}
+	s.cur = h
+	s.remaining = h.Length
+	s.frameOpen = true
+	if c := s.c; c.tr != nil {
+		c.trace(TraceEvent{Kind: TraceFrameRecv, Opcode: h.Opcode, Fin: h.Fin, Length: int(h.Length)})
+	}
+	if h.Length == 0 {
+		return s.payload(nil)
+	}
+	return gnet.None, false
+}
+
+// payload takes the next piece of the current frame's payload.
+func (s *session) payload(chunk []byte) (gnet.Action, bool) {
+	whole := s.remaining == s.cur.Length && int64(len(chunk)) == s.remaining
+	s.remaining -= int64(len(chunk))
+	frameDone := s.remaining == 0
+	if frameDone {
+		s.frameOpen = false
+	}
+	if s.cur.Opcode.IsControl() {
+		if whole {
+			return s.control(s.cur.Opcode, chunk) // zero-copy: the whole frame is in this read
+		}
+		if s.ctrlBuf == nil {
+			s.ctrlBuf = pool.Get(codec.MaxControlPayload)
+		}
+		s.ctrlBuf.B = append(s.ctrlBuf.B, chunk...)
+		if !frameDone {
+			return gnet.None, false
+		}
+		b := s.ctrlBuf
+		s.ctrlBuf = nil
+		act, stop := s.control(s.cur.Opcode, b.B)
+		pool.Put(b)
+		return act, stop
+	}
+
+	if s.msgType == codec.OpText && s.utf8.Write(chunk) >= 0 {
+		return s.fail(codec.ErrInvalidUTF8), true // fail fast, before the message ends
+	}
+	messageDone := frameDone && s.cur.Fin
+	if messageDone && s.msgType == codec.OpText && !s.utf8.Done() {
+		return s.fail(codec.ErrInvalidUTF8), true
+	}
+	if whole && messageDone && s.msgBuf == nil {
+		return s.deliver(s.msgType, chunk, nil) // zero-copy: a one-frame message in one read
+	}
+	if s.msgBuf == nil {
+		s.msgBuf = pool.Get(firstChunkHint(s.cur.Length))
+	}
+	if cap(s.msgBuf.B)-len(s.msgBuf.B) < len(chunk) {
+		s.msgBuf = pool.Grow(s.msgBuf, len(chunk))
+	}
+	s.msgBuf.B = append(s.msgBuf.B, chunk...)
+	if !messageDone {
+		return gnet.None, false
+	}
+	b := s.msgBuf
+	s.msgBuf = nil
+	return s.deliver(s.msgType, b.B, b)
+}
+
+// firstChunkHint sizes a reassembly buffer: the announced length when modest, never a
+// server-announced gigabyte up front.
+func firstChunkHint(announced int64) int {
+	const most = 64 << 10
+	if announced > most {
+		return most
+	}
+	return int(announced)
+}
+
+// control handles a complete control frame.
+func (s *session) control(op codec.Opcode, payload []byte) (gnet.Action, bool) {
+	c := s.c
+	switch op {
+	case codec.OpPing:
+		c.mu.Lock()
+		if !c.closeSent {
+			c.queueControlLocked(codec.OpPong, payload)
+		}
+		c.mu.Unlock()
+		s.l.stats.pings.Add(1)
+		if c.tr != nil {
+			c.trace(TraceEvent{Kind: TracePingAnswered, Opcode: op, Length: len(payload)})
+		}
+		if ph, ok := c.opts.Handler.(PingHandler); ok {
+			ph.OnPing(c, payload)
+		}
+		if c.opts.DeliverControl && c.opts.Handler == nil {
+			return s.deliver(codec.OpPing, payload, nil)
+		}
+	case codec.OpPong:
+		if ph, ok := c.opts.Handler.(PongHandler); ok {
+			ph.OnPong(c, payload)
+		}
+		if c.opts.DeliverControl && c.opts.Handler == nil {
+			return s.deliver(codec.OpPong, payload, nil)
+		}
+	case codec.OpClose:
+		return s.closeFrame(payload), true
+	}
+	return gnet.None, false
+}
+
+// closeFrame ends the session on the server's close frame: echoed if we had not sent ours,
+// and the close handshake complete if we had.
+func (s *session) closeFrame(payload []byte) gnet.Action {
+	code, reason, err := codec.ParseClosePayload(payload)
+	if err != nil {
+		return s.fail(err)
+	}
+	s.closeRecvd = true
+	c := s.c
+	c.mu.Lock()
+	remote := !c.closeSent
+	if remote {
+		c.closeSent = true
+		var p [2]byte
+		echo := p[:0]
+		if code != codec.CloseNoStatus {
+			echo, _ = codec.AppendClosePayload(p[:0], code, "")
+		}
+		c.queueControlLocked(codec.OpClose, echo)
+	}
+	if c.lastErr == nil {
+		c.lastErr = &CloseError{Code: code, Reason: string(reason), Remote: remote}
+	}
+	c.mu.Unlock()
+	if c.State() == StateOpen {
+		c.setState(StateClosing)
+	}
+	// Both close frames are exchanged: RFC 6455 §7.1.1 lets the client close TCP now.
+	return gnet.Close
+}
+
+// fail fails the connection on a protocol violation (RFC 6455 §7.1.7): our close frame with
+// the code the violation calls for, then the TCP connection dropped.
+func (s *session) fail(err error) gnet.Action {
+	code := codec.CloseProtocolError
+	var pe *codec.ProtocolError
+	if errors.As(err, &pe) {
+		code = pe.Code
+	}
+	c := s.c
+	c.eng.stats.protocolErrors.Add(1)
+	s.forceClose(code, err)
+	return gnet.Close
+}
+
+// forceClose records why the session is being dropped and queues a close frame with code
+// (unless one was sent already); the caller then closes TCP.
+func (s *session) forceClose(code codec.CloseCode, err error) {
+	c := s.c
+	c.mu.Lock()
+	if c.lastErr == nil {
+		c.lastErr = err
+	}
+	if !c.closeSent && c.State() != StateUpgrading {
+		c.closeSent = true
+		var p [codec.MaxControlPayload]byte
+		payload, _ := codec.AppendClosePayload(p[:0], code, "")
+		c.queueControlLocked(codec.OpClose, payload)
+	}
+	c.mu.Unlock()
+	if c.tr != nil {
+		c.trace(TraceEvent{Kind: TraceForcedClose, Err: err})
+	}
+}

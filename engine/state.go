@@ -1,0 +1,55 @@
+package engine
+
+// State is where a connection is in its life (hackney_ws's idle/upgrading/connected/closing/closed).
+type State uint32
+
+const (
+	StateIdle       State = iota // created, not dialing yet
+	StateConnecting              // TCP connect in progress
+	StateUpgrading               // upgrade request sent, waiting for 101
+	StateOpen                    // messages flow
+	StateClosing                 // a close frame was sent or received; waiting for the handshake to end
+	StateClosed                  // the TCP connection is gone (a Reconnect policy may dial again)
+)
+
+func (s State) String() string {
+	switch s {
+	case StateIdle:
+		return "idle"
+	case StateConnecting:
+		return "connecting"
+	case StateUpgrading:
+		return "upgrading"
+	case StateOpen:
+		return "open"
+	case StateClosing:
+		return "closing"
+	case StateClosed:
+		return "closed"
+	}
+	return "state(?)"
+}
+
+// setState moves the connection and keeps the engine's per-state gauges right.
+func (c *Conn) setState(s State) {
+	old := State(c.state.Swap(uint32(s)))
+	if old == s {
+		return
+	}
+	c.eng.gauge(old).Add(-1)
+	c.eng.gauge(s).Add(1)
+}
+
+var discardGauge = new(engineCounters)
+
+func (e *Engine) gauge(s State) interface{ Add(int64) int64 } {
+	switch s {
+	case StateConnecting, StateUpgrading:
+		return &e.stats.connecting
+	case StateOpen:
+		return &e.stats.open
+	case StateClosing:
+		return &e.stats.closing
+	}
+	return &discardGauge.dials
+}
