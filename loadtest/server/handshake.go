@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"net/url"
 	"strconv"
+
+	"github.com/wsfleet/wsfleet/codec"
 )
 
 // maxRequestBytes bounds the upgrade request head; the handshake buffer never grows past it.
@@ -177,7 +179,7 @@ func selectSubprotocol(server []string, offered [][]byte) string {
 
 // appendSwitching appends the 101 response.
 func appendSwitching(dst []byte, key []byte, subprotocol string) []byte {
-	accept := acceptKey(key)
+	accept := codec.AcceptKey(key)
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	dst = append(dst, accept[:]...)
 	dst = append(dst, "\r\n"...)

@@ -511,3 +511,28 @@ func TestManyConnections(t *testing.T) {
 		t.Fatalf("after closing all: %+v", st)
 	}
 }
+
+func TestAddrInUse(t *testing.T) {
+	s := startServer(t, Options{})
+	if s2, err := Start(Options{Addr: s.Addr()}); err == nil {
+		s2.Close()
+		t.Fatalf("a second server started on %s", s.Addr())
+	}
+	if _, err := Start(Options{Addr: "ws://127.0.0.1:0"}); err == nil {
+		t.Fatal("a URL was accepted as Addr")
+	}
+}
+
+func TestLoops(t *testing.T) {
+	s := startServer(t, Options{Loops: 3})
+	for i := 0; i < 9; i++ {
+		c := dial(t, s, "/echo")
+		c.writeFrame(true, opText, []byte("x"))
+		if _, p := c.readMessage(); string(p) != "x" {
+			t.Fatalf("got %q", p)
+		}
+	}
+	if n := len(s.loopList()); n != 3 {
+		t.Fatalf("connections spread over %d loops, want 3", n)
+	}
+}
