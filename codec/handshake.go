@@ -89,7 +89,7 @@ func AppendRequest(dst []byte, u *url.URL, key []byte, o *RequestOptions) ([]byt
 	if err := checkRequest(u, key, o); err != nil {
 		return dst, err
 	}
-	host, port := u.Hostname(), u.Port()
+	host, port, _ := splitHostPort(u.Host)
 	secure := u.Scheme == "wss" || u.Scheme == "https"
 
 	dst = append(dst, "GET "...)
@@ -145,17 +145,14 @@ func checkRequest(u *url.URL, key []byte, o *RequestOptions) error {
 	if u.Opaque != "" {
 		return upgradeErr("URL " + strconv.Quote(u.String()) + " has no host")
 	}
-	host := u.Hostname()
-	if host == "" {
+	if u.Host == "" {
 		return upgradeErr("URL has no host")
 	}
-	if !hsPrintable(host) || !hsPrintable(u.Host) {
+	if !hsPrintable(u.Host) {
 		return upgradeErr("invalid character in URL host " + strconv.Quote(u.Host))
 	}
-	for _, c := range []byte(u.Port()) {
-		if c < '0' || c > '9' {
-			return upgradeErr("invalid port in URL host " + strconv.Quote(u.Host))
-		}
+	if _, _, ok := splitHostPort(u.Host); !ok {
+		return upgradeErr("malformed URL host " + strconv.Quote(u.Host))
 	}
 	if !hsPrintable(u.RawQuery) {
 		return upgradeErr("invalid character in URL query " + strconv.Quote(u.RawQuery))
@@ -190,6 +187,38 @@ func checkRequest(u *url.URL, key []byte, o *RequestOptions) error {
 		}
 	}
 	return nil
+}
+
+// splitHostPort splits u.Host strictly (url.Hostname and url.Port are
+// lenient with hand-made URLs): "host", "host:port", "[v6]" or "[v6]:port",
+// with a non-empty host, a numeric (or empty) port, and no colon in a host
+// outside brackets.
+func splitHostPort(hostport string) (host, port string, ok bool) {
+	host = hostport
+	if strings.HasPrefix(hostport, "[") {
+		end := strings.IndexByte(hostport, ']')
+		if end < 0 {
+			return "", "", false
+		}
+		host, port = hostport[1:end], hostport[end+1:]
+		if port != "" && port[0] != ':' {
+			return "", "", false
+		}
+	} else if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
+		host, port = hostport[:i], hostport[i:]
+		if strings.IndexByte(host, ':') >= 0 {
+			return "", "", false // IPv6 literal without brackets
+		}
+	}
+	if port != "" {
+		port = port[1:]
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return "", "", false
+		}
+	}
+	return host, port, host != ""
 }
 
 // appendRequestURI writes u's path and query; a fragment is never sent.

@@ -374,6 +374,8 @@ func (p *ResponseParser) endHeaders() {
 		p.done = true
 		if reason := p.checkUpgrade(); reason != "" {
 			p.fail(reason)
+			// A refused upgrade negotiated nothing.
+			p.protocol, p.extStart, p.extEnd, p.ext = -1, 0, 0, p.ext[:0]
 		}
 		return
 	case p.status < 200:
