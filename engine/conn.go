@@ -62,13 +62,18 @@ type Conn struct {
 // reconnection makes a new session, so late callbacks and timers of an old one touch only
 // the old one.
 type session struct {
-	c        *Conn
-	gc       gnet.Conn
-	l        *loop
-	parser   *codec.ResponseParser // during the upgrade only
-	dialDone chan error            // during the dial only: exactly one value
-	dialing  bool
-	req      *bytebufferpool.ByteBuffer // the upgrade request until gnet has written it
+	c             *Conn
+	gc            gnet.Conn
+	l             *loop
+	parser        *codec.ResponseParser // during the upgrade only
+	dialDone      chan error            // during the dial only: exactly one value
+	dialing       bool
+	fd            int  // the socket, for writes from senders' goroutines (under c.mu)
+	fdGone        bool // under c.mu: gnet is closing the socket; nobody may write to fd
+	inWrite       bool // loop-owned: inside gnet's Write, holding c.mu
+	closeDeferred bool
+	deferredErr   error
+	req           *bytebufferpool.ByteBuffer // the upgrade request until gnet has written it
 
 	checker    codec.FrameChecker
 	hdr        [codec.MaxHeaderSize]byte

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/valyala/bytebufferpool"
+	"golang.org/x/sys/unix"
 
 	"github.com/wsfleet/wsfleet/codec"
 	"github.com/wsfleet/wsfleet/pool"
@@ -84,9 +84,14 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool
 		}
 		c.mu.Lock()
 	}
-	c.appendFrameLocked(op, data)
 	s := c.sess
-	wake := c.markDirtyLocked()
+	var wake bool
+	if c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.fdGone {
+		wake = c.writeDirectLocked(s, op, data)
+	} else {
+		c.appendFrameLocked(op, data)
+		wake = c.markDirtyLocked()
+	}
 	c.mu.Unlock()
 	if wake {
 		s.l.scheduleFlush(s)
@@ -164,60 +169,90 @@ func (c *Conn) wakeRoomLocked() {
 	}
 }
 
-// flush writes the session's pending frames to the socket. It runs on the session's loop.
+// writeDirectLocked writes a frame on the calling goroutine when nothing is queued before it:
+// no loop wake-up (which would cost gnet an allocation) and no extra copy. Every write to the
+// socket, the loop's included, happens under c.mu, so frames never interleave, and gnet closes
+// the descriptor only after OnClose, which takes c.mu too. What the socket does not take now
+// is left for the loop, which hands it to gnet's outbound buffer; it reports whether the loop
+// must be woken for that.
+func (c *Conn) writeDirectLocked(s *session, op codec.Opcode, data []byte) bool {
+	c.appendFrameLocked(op, data)
+	b := c.out
+	n := writeFD(s.fd, b.B)
+	s.l.stats.msgsOut.Add(1)
+	s.l.stats.bytesOut.Add(int64(n))
+	if n == len(b.B) {
+		c.out, c.outMsgs = nil, 0
+		pool.Put(b)
+		return false
+	}
+	b.B = b.B[:copy(b.B, b.B[n:])]
+	c.outMsgs = 0 // counted above
+	return c.markDirtyLocked()
+}
+
+// writeFD writes what the socket takes now without blocking; errors are left for the loop,
+// whose own write meets them again and closes the connection with the cause.
+func writeFD(fd int, b []byte) int {
+	done := 0
+	for done < len(b) {
+		n, err := unix.Write(fd, b[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			break
+		}
+		done += n
+	}
+	return done
+}
+
+// flush writes the session's pending frames. It runs on the session's loop.
 func (s *session) flush() {
 	c := s.c
 	c.mu.Lock()
 	c.flushQueued = false
-	w := c.takePendingLocked(s)
+	s.writeLocked()
 	c.mu.Unlock()
-	s.write(w)
+	s.afterWrite()
 }
 
-// pendingWrite is what the loop takes from the facade to write, outside the facade's lock
-// (a failing write closes the connection, and closing takes that lock).
-type pendingWrite struct {
-	buf      *bytebufferpool.ByteBuffer
-	msgs     int
-	armClose bool
-}
-
-func (c *Conn) takePendingLocked(s *session) pendingWrite {
-	if c.sess != s || c.out == nil {
-		return pendingWrite{}
-	}
-	w := pendingWrite{buf: c.out, msgs: c.outMsgs, armClose: c.closeTimerDue}
-	c.out, c.outMsgs, c.closeTimerDue = nil, 0, false
-	return w
-}
-
-// write hands frames to gnet, which writes them now or keeps what the socket cannot take in
-// its outbound buffer. Runs on the loop.
-func (s *session) write(w pendingWrite) {
-	if w.buf == nil {
-		return
-	}
-	n := len(w.buf.B)
-	if !s.ended {
-		_, _ = s.gc.Write(w.buf.B) // a write error closes the connection through OnClose
-		s.l.stats.msgsOut.Add(int64(w.msgs))
-		s.l.stats.bytesOut.Add(int64(n))
-	}
-	pool.Put(w.buf)
-	if s.ended {
-		return
-	}
-	buffered := s.gc.OutboundBuffered()
+// writeLocked hands the pending frames to gnet, which writes them now or keeps what the
+// socket cannot take in its outbound buffer. Runs on the loop, holding c.mu.
+func (s *session) writeLocked() {
 	c := s.c
-	c.mu.Lock()
-	c.sockBuffered = buffered
-	if c.roomWait != nil && buffered < c.opts.MaxPendingBytes {
+	b := c.out
+	if b == nil || c.sess != s || s.fdGone {
+		return
+	}
+	msgs, armClose := c.outMsgs, c.closeTimerDue
+	c.out, c.outMsgs, c.closeTimerDue = nil, 0, false
+	n := len(b.B)
+	s.inWrite = true
+	_, _ = s.gc.Write(b.B) // a failed write closes the connection: OnClose is deferred (see onClose)
+	s.inWrite = false
+	pool.Put(b)
+	if s.fdGone {
+		return
+	}
+	s.l.stats.msgsOut.Add(int64(msgs))
+	s.l.stats.bytesOut.Add(int64(n))
+	c.sockBuffered = s.gc.OutboundBuffered()
+	if c.roomWait != nil && c.sockBuffered < c.opts.MaxPendingBytes {
 		c.wakeRoomLocked()
 	}
-	c.mu.Unlock()
-	if w.armClose {
+	if armClose {
 		s.closeDue = c.eng.tickAt(time.Now().Add(c.opts.CloseTimeout))
 		s.l.wheel.arm(s, s.closeDue)
+	}
+}
+
+// afterWrite completes a close that gnet reported from inside writeLocked, now that c.mu is free.
+func (s *session) afterWrite() {
+	if s.closeDeferred {
+		s.closeDeferred = false
+		s.finishClose(s.deferredErr)
 	}
 }
 

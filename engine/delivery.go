@@ -129,10 +129,10 @@ func (s *session) retryBacklog() {
 	defer c.mu.Unlock()
 	again := false
 	if c.roomWait != nil {
-		if !s.ended {
+		if !s.fdGone {
 			c.sockBuffered = s.gc.OutboundBuffered()
 		}
-		if c.pendingLocked() < c.opts.MaxPendingBytes || s.ended {
+		if c.pendingLocked() < c.opts.MaxPendingBytes || s.fdGone {
 			c.wakeRoomLocked()
 		} else {
 			again = true

@@ -17,6 +17,7 @@ import (
 func (s *session) onOpen(gc gnet.Conn) []byte {
 	c := s.c
 	s.gc = gc
+	s.fd = gc.Fd()
 	s.l = c.eng.loopFor(gc.EventLoop())
 	c.mu.Lock()
 	c.localAddr = gc.LocalAddr()
@@ -114,6 +115,20 @@ func (s *session) releaseParser() {
 // onClose ends the session once gnet has dropped the socket, for whatever reason, and tells
 // the application: the dialer, the Handler, Recv or the owner.
 func (s *session) onClose(netErr error) {
+	if s.inWrite {
+		// gnet closes from inside our own write, with c.mu held: mark the descriptor gone
+		// now and finish once the lock is free.
+		s.fdGone = true
+		s.closeDeferred, s.deferredErr = true, netErr
+		return
+	}
+	s.c.mu.Lock()
+	s.fdGone = true // gnet closes the descriptor when OnClose returns
+	s.c.mu.Unlock()
+	s.finishClose(netErr)
+}
+
+func (s *session) finishClose(netErr error) {
 	if s.ended {
 		return
 	}
@@ -250,9 +265,9 @@ func (s *session) onTimer(now int64) {
 func (s *session) flushNow() {
 	c := s.c
 	c.mu.Lock()
-	w := c.takePendingLocked(s)
+	s.writeLocked()
 	c.mu.Unlock()
-	s.write(w)
+	s.afterWrite()
 }
 
 // rearm arms the wheel for the session's earliest deadline.

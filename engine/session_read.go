@@ -35,9 +35,9 @@ func (s *session) onTraffic(gc gnet.Conn) gnet.Action {
 
 	c.mu.Lock()
 	c.inLoop = false
-	w := c.takePendingLocked(s)
+	s.writeLocked()
 	c.mu.Unlock()
-	s.write(w)
+	s.afterWrite()
 	return act
 }
 
