@@ -22,6 +22,7 @@ type Conn struct {
 	opts *DialOptions // defaults applied; read-only
 	url  *url.URL
 	tr   TraceFunc
+	val  any
 
 	state atomic.Uint32
 
@@ -56,6 +57,7 @@ type Conn struct {
 	done       chan struct{} // closed when finalErr is set (lazy)
 	retrying   bool          // a Reconnect goroutine is dialing
 	noRetry    bool          // Close was called: no more reconnections
+	recvBusy   bool          // Recv returned a message and has not been called again since
 }
 
 // session is one TCP connection's worth of state, owned by the loop that carries it. A
@@ -93,7 +95,11 @@ type session struct {
 	timerDue   int64 // tick of this session's live timer-wheel entry, 0 if none
 	upgradeDue int64
 	closeDue   int64
+	pf         pendingFail // a protocol failure held back for the application (session_fail.go)
 }
+
+// Value returns DialOptions.Value.
+func (c *Conn) Value() any { return c.val }
 
 // State reports where the connection is in its life.
 func (c *Conn) State() State { return State(c.state.Load()) }

@@ -161,6 +161,15 @@ func (s *session) retryBacklog() {
 			c.backlogged = false
 		}
 	}
+	if s.pf.err != nil && !s.pf.kicked && !s.ended {
+		// A held-back violation completes once the owner has taken its Event: a sequential
+		// owner has then handled every message before it.
+		if c.finalSent && len(c.owner) == 0 {
+			c.kickFailLocked(s)
+		} else {
+			again = true
+		}
+	}
 	if again {
 		s.l.addBacklog(s)
 	}
@@ -169,14 +178,18 @@ func (s *session) retryBacklog() {
 // sendFinalLocked delivers the end of the connection to the owner, once, after every queued
 // message. It reports false when the owner channel has no room yet.
 func (c *Conn) sendFinalLocked() bool {
-	if c.finalErr == nil || c.finalSent || c.owner == nil || c.inboxHead < len(c.inbox) {
+	err := c.finalErr
+	if err == nil && c.sess != nil {
+		err = c.sess.pf.err // a held-back violation: the owner hears of it first (deferFail)
+	}
+	if err == nil || c.finalSent || c.owner == nil || c.inboxHead < len(c.inbox) {
 		return true
 	}
 	if c.mode != Active && c.mode != Once {
 		return true // passive: Recv reports it
 	}
 	select {
-	case c.owner <- Event{Conn: c, Err: c.finalErr}:
+	case c.owner <- Event{Conn: c, Err: err}:
 		c.finalSent = true
 		return true
 	default:
@@ -195,7 +208,9 @@ func (c *Conn) Recv(ctx context.Context) (Message, error) {
 			c.mu.Unlock()
 			return Message{}, ErrWrongMode
 		}
+		c.recvBusy = false // asking for the next message: done with the last one
 		if m, ok := c.popLocked(); ok {
+			c.recvBusy = true
 			c.mu.Unlock()
 			return m, nil
 		}
@@ -203,6 +218,9 @@ func (c *Conn) Recv(ctx context.Context) (Message, error) {
 			err := c.finalErr
 			c.mu.Unlock()
 			return Message{}, err
+		}
+		if s := c.sess; s != nil && s.pf.err != nil {
+			c.kickFailLocked(s) // everything before the violation is taken: fail now
 		}
 		if c.recvWait == nil {
 			c.recvWait = make(chan struct{}, 1)

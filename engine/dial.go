@@ -44,7 +44,7 @@ func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn
 	if tr == nil {
 		tr = e.opts.Trace
 	}
-	c := &Conn{eng: e, opts: &opts, url: u, tr: tr, mode: opts.Mode, owner: opts.Owner, maskState: newKeyState()}
+	c := &Conn{eng: e, opts: &opts, url: u, tr: tr, val: opts.Value, mode: opts.Mode, owner: opts.Owner, maskState: newKeyState()}
 	if !e.register(c) {
 		return nil, ErrEngineClosed
 	}

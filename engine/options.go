@@ -94,6 +94,9 @@ type DialOptions struct {
 	Reconnect *ReconnectPolicy
 	// Trace, when set, sees this connection's events (overrides Options.Trace).
 	Trace TraceFunc
+	// Value is the application's state for this connection (WebSockex's state), returned by
+	// Conn.Value; a pointer lets Handler callbacks keep per-connection state without a map.
+	Value any
 }
 
 // Options configure an Engine.

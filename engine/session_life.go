@@ -79,7 +79,8 @@ func (s *session) handshakeError(err error) *HandshakeError {
 		he.Header = p.HTTPHeader()
 		he.Body = append([]byte(nil), p.Body()...)
 	}
-	if err != nil {
+	if err != nil && (he.StatusCode == 0 || he.StatusCode == 101) {
+		// A refusal by status says all in its status line; other failures need their reason.
 		he.Reason = err.Error()
 		var ue *codec.UpgradeError
 		if errors.As(err, &ue) {
@@ -239,6 +240,9 @@ func (s *session) onTimer(now int64) {
 		s.failDial(timeoutf("close timeout: the server did not answer our close frame within %v", c.opts.CloseTimeout))
 		_ = s.l.el.Close(s.gc)
 		return
+	case s.pf.due != 0 && now >= s.pf.due:
+		s.completeFail() // the application did not take what came before the violation in time
+		return
 	}
 	if c.opts.PingInterval > 0 && c.State() == StateOpen {
 		if s.pingSentAt != 0 && now-s.pingSentAt >= ticksFor(c.opts.PongTimeout) {
@@ -283,6 +287,7 @@ func (s *session) rearm() {
 	}
 	consider(s.upgradeDue)
 	consider(s.closeDue)
+	consider(s.pf.due)
 	if o := s.c.opts; o.PingInterval > 0 && s.c.State() == StateOpen {
 		if s.pingSentAt != 0 {
 			consider(s.pingSentAt + ticksFor(o.PongTimeout))

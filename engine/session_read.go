@@ -15,8 +15,8 @@ import (
 // Handler callbacks) go out in one write when it returns.
 func (s *session) onTraffic(gc gnet.Conn) gnet.Action {
 	buf, _ := gc.Next(-1)
-	if s.ended {
-		return gnet.None
+	if s.ended || s.pf.err != nil {
+		return gnet.None // after a violation nothing more is read (see deferFail)
 	}
 	c := s.c
 	s.lastRecv = c.eng.now()
@@ -271,6 +271,9 @@ func (s *session) fail(err error) gnet.Action {
 	}
 	c := s.c
 	c.eng.stats.protocolErrors.Add(1)
+	if s.deferFail(code, err) {
+		return gnet.None // the application first takes what came before the violation
+	}
 	s.forceClose(code, err)
 	return gnet.Close
 }

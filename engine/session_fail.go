@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/wsfleet/wsfleet/codec"
+)
+
+// failGrace bounds how long a protocol failure waits for the application (see deferFail).
+const failGrace = 250 * time.Millisecond
+
+// pendingFail is a protocol failure held back until the application has taken the messages
+// that came before the violation. err and kicked change under c.mu (Recv and the owner's
+// backlog pass read them); the rest belongs to the loop.
+type pendingFail struct {
+	err    error
+	code   codec.CloseCode
+	due    int64 // tick at which the failure completes whatever the application does
+	kicked bool  // completion is scheduled on the loop
+	done   bool
+}
+
+// deferFail decides whether a protocol failure may wait for the application. RFC 6455 lets a
+// client fail the connection at once, but then a message delivered just before the violation
+// goes unanswered when the application answers from its own goroutine, and Autobahn's strict
+// verdict (3.2, 3.3, 4.1.3, 4.2.3, 5.15...) wants the echo of the message that precedes a bad
+// frame before the close. So a passive or active connection stops reading (nothing after the
+// violation is parsed or answered, not even a ping), keeps its write side open, and completes
+// the failure -- our close frame with the violation's code, then TCP closed -- as soon as the
+// application has taken everything delivered before it:
+//   - passive: Recv is called with the inbox empty (the application is done with the last
+//     message); a Recv already waiting on an empty inbox means there is nothing to wait for;
+//   - owner (active, once): the owner channel has taken the failure's Event, which is queued
+//     after the messages (so a sequential owner has handled them);
+//   - in any case after failGrace.
+//
+// A Handler answers on the loop before the next frame is parsed, so it never needs the wait.
+// deferFail reports false when the failure must happen now.
+func (s *session) deferFail(code codec.CloseCode, err error) bool {
+	c := s.c
+	if c.opts.Handler != nil || c.State() != StateOpen {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	owner := c.ownerWantsLocked()
+	if c.closeSent || (!owner && c.inboxHead == len(c.inbox) && !c.recvBusy) {
+		return false // nothing delivered waits for an answer
+	}
+	if c.lastErr == nil {
+		c.lastErr = err
+	}
+	s.pf = pendingFail{err: err, code: code, due: c.eng.now() + ticksFor(failGrace)}
+	s.l.wheel.arm(s, s.pf.due)
+	if owner {
+		c.setBacklogLocked() // retryBacklog queues the failure's Event and watches the owner take it
+	}
+	return true
+}
+
+// kickFailLocked schedules the completion of a held-back failure on the session's loop.
+func (c *Conn) kickFailLocked(s *session) {
+	if s.pf.err == nil || s.pf.kicked {
+		return
+	}
+	s.pf.kicked = true
+	// An error means the engine is stopping: gnet closes the connection itself.
+	_ = s.l.el.Execute(context.Background(), failRunner{s})
+}
+
+type failRunner struct{ s *session }
+
+func (r failRunner) Run(context.Context) error { r.s.completeFail(); return nil }
+
+// completeFail fails the connection for a held-back violation: our close frame, then TCP
+// closed. It runs on the loop, once.
+func (s *session) completeFail() {
+	if s.ended || s.pf.err == nil || s.pf.done {
+		return
+	}
+	s.pf.done = true
+	s.pf.due = 0
+	s.forceClose(s.pf.code, s.pf.err)
+	s.flushNow()
+	_ = s.l.el.Close(s.gc)
+}
