@@ -19,7 +19,11 @@
 //	                               also push binary messages of size bytes every interval
 //	                               (count 0 = forever); bytes 0-7 of each are the send time
 //	                               (UnixNano, little endian), bytes 8-15 a sequence number
-//	                               (uint64 LE, from 0)
+//	                               (uint64 LE, from 0). Pushes fall on multiples of interval
+//	                               since the server started, so connections with the same
+//	                               interval are pushed together (one timer pass per loop).
+//	                               A connection with over 4 MiB of pushes unread is skipped
+//	                               for that tick; its sequence number still advances.
 //	/stall?every=10s&for=1s        echo, but hold every reply during the stall windows
 //	                               [k*every, k*every+for), k >= 1, counted from the server's
 //	                               start and shared by all /stall connections; held replies

@@ -18,6 +18,13 @@ type pushState struct {
 	zeros    []byte
 }
 
+// nextGridPoint is the first multiple of interval (since the server started) after now.
+// Pushes run on that grid rather than from each handshake, so that all connections with
+// one interval are due together and a loop sends them all in one timer pass.
+func nextGridPoint(now, interval int64) int64 {
+	return (now/interval + 1) * interval
+}
+
 // pushSkipAbove: a client that has not read this much of its pushes is skipped for a
 // tick (its sequence number still advances, so the gap shows) rather than buffered.
 const pushSkipAbove = 4 << 20
@@ -27,7 +34,7 @@ func newPushState(s *Server, r route, now int64) *pushState {
 		interval: int64(r.pushInterval),
 		size:     r.pushSize,
 		count:    r.pushCount,
-		next:     now + int64(r.pushInterval),
+		next:     nextGridPoint(now, int64(r.pushInterval)),
 		zeros:    s.zeroFill(r.pushSize - pushHeaderSize),
 	}
 }
@@ -58,7 +65,7 @@ func (ps *pushState) tick(wc *wsConn, now int64) bool {
 	// One push per tick: a late loop does not burst to catch up, it moves on.
 	ps.next += ps.interval
 	if ps.next <= now {
-		ps.next = now + ps.interval
+		ps.next = nextGridPoint(now, ps.interval)
 	}
 	if ps.count > 0 && int64(ps.seq) >= ps.count {
 		ps.next = 0
