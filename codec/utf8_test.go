@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,7 +77,8 @@ func checkAllSplits(t *testing.T, s []byte) {
 	t.Helper()
 	want := firstUnrecoverable(s)
 	wantDone := want < 0 && utf8.Valid(s)
-	cuts := make([]int, 0, len(s))
+	var cutBuf [utf8.UTFMax]int
+	cuts := cutBuf[:0]
 	for mask := 0; mask < 1<<max(len(s)-1, 0); mask++ {
 		cuts = cuts[:0]
 		for i := 1; i < len(s); i++ {
@@ -85,7 +88,7 @@ func checkAllSplits(t *testing.T, s []byte) {
 		}
 		bad, done := validateInChunks(s, cuts)
 		if bad != want || (want < 0 && done != wantDone) {
-			t.Fatalf("% x cut at %v: invalid byte at %d, Done %v; want %d, Done %v", s, cuts, bad, done, want, wantDone)
+			t.Fatalf("% x cut at %v: invalid byte at %d, Done %v; want %d, Done %v", s, slices.Clone(cuts), bad, done, want, wantDone)
 		}
 	}
 	if got := ValidUTF8(s); got != utf8.Valid(s) {
@@ -102,19 +105,47 @@ func TestUTF8AllOneAndTwoByteSequences(t *testing.T) {
 	}
 }
 
-func TestUTF8AllThreeByteSequences(t *testing.T) {
+// exhaustive reports whether to run the long sweeps (16.7M 3-byte sequences, every
+// rune). Under -race they take minutes and the race detector has nothing to find in
+// single-goroutine code, so -race and -short run a sample instead.
+func exhaustive() bool {
 	if testing.Short() {
-		t.Skip("16.7M sequences; run without -short")
+		return false
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func TestUTF8AllThreeByteSequences(t *testing.T) {
+	seconds := utf8BoundaryBytes
+	if exhaustive() {
+		seconds = allBytes()
+	} else {
+		t.Log("sample: first byte exhaustive, others from utf8BoundaryBytes (exhaustive without -short/-race)")
 	}
 	s := make([]byte, 3)
 	for a := range 256 {
-		for b := range 256 {
-			for c := range 256 {
-				s[0], s[1], s[2] = byte(a), byte(b), byte(c)
+		for _, b := range seconds {
+			for _, c := range seconds {
+				s[0], s[1], s[2] = byte(a), b, c
 				checkAllSplits(t, s)
 			}
 		}
 	}
+}
+
+func allBytes() []byte {
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	return all
 }
 
 // utf8BoundaryBytes holds both ends of every range that matters to UTF-8, so that
@@ -148,7 +179,7 @@ func TestUTF8FourByteSequencesOfBoundaryBytes(t *testing.T) {
 // byte value, in every split: the 4-byte characters exhaustively in their last byte.
 func TestUTF8EveryRuneAndEveryLastByte(t *testing.T) {
 	step := rune(1)
-	if testing.Short() {
+	if !exhaustive() {
 		step = 97
 	}
 	var buf [utf8.UTFMax]byte
