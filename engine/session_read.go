@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -120,7 +121,11 @@ func (s *session) beginFrame(h codec.Header) (act gnet.Action, stop bool) {
 		// Checked on the announced length, before a byte of it is stored: a frame claiming a
 		// gigabyte costs nothing.
 		if s.msgLen+h.Length > int64(s.c.opts.MaxMessageSize) {
-			return s.fail(codec.ErrMessageTooBig), true
+			return s.fail(&wrapped{
+				msg: fmt.Sprintf("websocket: server announced a %d-byte frame (message so far %d bytes); MaxMessageSize is %d (close 1009)",
+					h.Length, s.msgLen, s.c.opts.MaxMessageSize),
+				err: codec.ErrMessageTooBig,
+			}), true
 		}
 		s.msgLen += h.Length
 	}
