@@ -110,6 +110,11 @@ func (wc *wsConn) flush(b *batch) bool {
 				wc.held = append(wc.held, s...)
 			}
 			b.reset()
+			if len(wc.held) > wc.srv.outboundLimit {
+				wc.held = nil // a client that floods through a stall is dropped, not buffered
+				_ = wc.loop.el.Close(wc.c)
+				return false
+			}
 			wc.loop.arm(wc, stallEnd(wc.route, now))
 			return true
 		}

@@ -598,3 +598,26 @@ func TestPushFanout(t *testing.T) {
 		t.Errorf("MessagesOut %d, want %d", st.MessagesOut, pushes)
 	}
 }
+
+// TestSlowReaderDropped: a client that sends without reading is closed once the
+// server holds outboundLimit bytes for it, instead of being buffered without bound.
+func TestSlowReaderDropped(t *testing.T) {
+	s := startServer(t, Options{MaxMessageSize: 1 << 20}) // limit: 16 MiB
+	c := dial(t, s, "/echo")
+	frame := c.appendFrame(nil, true, opBinary, make([]byte, 64<<10))
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ { // 64 MiB, never reading
+		_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.conn.Write(frame)
+	}
+	if err == nil {
+		// Everything went in (the server reads all it can); it must have closed anyway.
+		deadline := time.Now().Add(5 * time.Second)
+		for s.Stats().Open != 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if st := s.Stats(); st.Open != 0 {
+		t.Fatalf("the non-reading client is still connected (write err %v): %+v", err, st)
+	}
+}
