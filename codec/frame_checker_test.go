@@ -172,3 +172,40 @@ func BenchmarkFrameCheckerCheck(b *testing.B) {
 		}
 	})
 }
+
+// Reading server frames from a buffer: parse, check, validate text as it arrives.
+func ExampleFrameChecker() {
+	var in []byte
+	in = append(AppendHeader(in, Header{Opcode: OpText, Length: 3}), "Hel"...)
+	in = append(AppendHeader(in, Header{Fin: true, Opcode: OpPing, Length: 1}), "!"...)
+	in = append(AppendHeader(in, Header{Fin: true, Opcode: OpContinuation, Length: 3}), "lo\xff"...)
+
+	var checker FrameChecker
+	var text UTF8Validator
+	for len(in) > 0 {
+		h, n, err := ParseHeader(in)
+		if err != nil || n > len(in) || int64(len(in)-n) < h.Length {
+			break // malformed, or wait for more bytes
+		}
+		if err := checker.Check(h, 0); err != nil {
+			fmt.Println(err)
+			return
+		}
+		payload := in[n : n+int(h.Length)]
+		in = in[n+int(h.Length):]
+		if h.Opcode.IsControl() {
+			fmt.Printf("%v %q\n", h.Opcode, payload)
+			continue
+		}
+		fmt.Printf("%v fragment %q\n", checker.MessageOpcode(), payload)
+		if checker.MessageOpcode() == OpText && text.Write(payload) >= 0 {
+			fmt.Println(ErrInvalidUTF8, "-> send close", ErrInvalidUTF8.Code)
+			return
+		}
+	}
+	// Output:
+	// text fragment "Hel"
+	// ping "!"
+	// text fragment "lo\xff"
+	// websocket: text message is not valid UTF-8 (close 1007) -> send close 1007 (invalid payload data)
+}
