@@ -1,10 +1,5 @@
 package codec
 
-import (
-	"encoding/binary"
-	"math/bits"
-)
-
 // MaskCopy writes src XOR the WebSocket masking key into dst:
 // dst[i] = src[i] ^ key[(pos+i)&3]. pos is the offset into the key at which
 // src starts (any int; only pos&3 matters), so a payload can be masked in
@@ -24,13 +19,6 @@ func MaskCopy(dst, src []byte, key [4]byte, pos int) int {
 func Mask(b []byte, key [4]byte, pos int) int {
 	maskBytes(b, b, key, pos)
 	return (pos + len(b)) & 3
-}
-
-// rotateKey returns the key as a little-endian uint32 whose low byte is
-// key[pos&3]: the kernel loops then only see a key that starts at offset 0,
-// and any stretch whose length is a multiple of 4 keeps it that way.
-func rotateKey(key [4]byte, pos int) uint32 {
-	return bits.RotateLeft32(binary.LittleEndian.Uint32(key[:]), -8*(pos&3))
 }
 
 // maskImpl names one masking kernel so the tests and benchmarks can run every

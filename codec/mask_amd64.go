@@ -14,8 +14,9 @@ func maskAVX2(dst, src []byte, key [4]byte, pos int)
 //go:noescape
 func maskSSE2(dst, src []byte, key [4]byte, pos int)
 
-// maskAMD64 jumps to maskAVX2 or maskSSE2 according to useAVX2: one call
-// site instead of two keeps maskBytes and MaskCopy cheap enough to inline.
+// maskAMD64 masks up to 16 bytes itself (the shortest path) and jumps to
+// maskAVX2 or maskSSE2 for more, according to useAVX2. One call site instead
+// of two keeps maskBytes, MaskCopy and Mask cheap enough to inline.
 //
 //go:noescape
 func maskAMD64(dst, src []byte, key [4]byte, pos int)

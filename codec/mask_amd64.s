@@ -2,32 +2,83 @@
 
 #include "textflag.h"
 
-// Both kernels: dst[i] = src[i] ^ key[(pos+i)&3], len(dst) == len(src).
+// Every kernel: dst[i] = src[i] ^ key[(pos+i)&3], len(dst) == len(src).
 //
 // The tail trick: the last vector (or word) is loaded at src+n-size, which may
-// overlap bytes the loop also does; a stretch of a multiple of 4 bytes ending
-// at n starts at key byte n&3, so its key is the key rotated right by 8*(n&3)
-// bits. Every load that overlaps another store is done before any store, so
-// the result is right when dst == src, and no length needs a byte loop except
+// overlap bytes the loop also does. A stretch of a multiple of 4 bytes that
+// ends at n starts at key offset (pos+n)&3, so it has its own key, DX below.
+// Every load that overlaps another store is done before any store, so the
+// result is right when dst == src, and no length needs a byte loop except
 // 1-3 bytes.
 
-// KEYS loads the key (a [4]byte read as a little-endian uint32) and pos, and
-// leaves AX = the key rotated to start at pos (what rotateKey in mask.go
-// computes) and DX = the key for a stretch that ends at n (BX). RORL uses
-// only the low 5 bits of CL, so 8*pos rotates by 8*(pos&3) for any pos.
+// KEYS reads the key and pos and leaves AX = the key doubled to 64 bits and
+// rotated to start at pos (rotateKey in mask.go), DX = the same for a stretch
+// that ends at n (BX). The doubled key repeats every 4 bytes, so RORQ by
+// 8*pos (it uses the count mod 64) rotates by 8*(pos&3) for any pos, and its
+// low half is the 32-bit key.
 #define KEYS \
 	MOVL key+48(FP), AX \
-	MOVL AX, DX \
+	MOVQ AX, DX \
+	SHLQ $32, DX \
+	ORQ  DX, AX \
+	MOVQ AX, DX \
 	MOVQ pos+56(FP), CX \
-	SHLL $3, CX \
-	RORL CL, AX \
-	MOVQ pos+56(FP), CX \
-	ADDQ BX, CX \
-	SHLL $3, CX \
-	RORL CL, DX
+	SHLQ $3, CX \
+	RORQ CL, AX \
+	LEAQ (CX)(BX*8), CX \
+	RORQ CL, DX
+
+// UPTO16 masks n = 0..16 bytes (BX) from SI to DI with the keys from KEYS,
+// with two overlapping words, both loaded before either is stored.
+#define UPTO16 \
+	CMPQ BX, $8 \
+	JB   upto7 \
+	MOVQ (SI), R10 \
+	MOVQ -8(SI)(BX*1), R11 \
+	XORQ AX, R10 \
+	XORQ DX, R11 \
+	MOVQ R10, (DI) \
+	MOVQ R11, -8(DI)(BX*1) \
+	RET \
+upto7: \
+	CMPQ BX, $4 \
+	JB   upto3 \
+	MOVL (SI), R10 \
+	MOVL -4(SI)(BX*1), R11 \
+	XORL AX, R10 \
+	XORL DX, R11 \
+	MOVL R10, (DI) \
+	MOVL R11, -4(DI)(BX*1) \
+	RET \
+upto3: \
+	TESTQ BX, BX \
+	JZ    done \
+loop1: \
+	MOVB (SI), R10 \
+	XORB AX, R10 \
+	MOVB R10, (DI) \
+	SHRQ $8, AX \
+	INCQ SI \
+	INCQ DI \
+	DECQ BX \
+	JNZ  loop1 \
+done: \
+	RET
 
 // func maskAMD64(dst, src []byte, key [4]byte, pos int)
+//
+// The entry MaskCopy and Mask call: small lengths are done right here, the
+// shortest path this file has; the rest go to the kernel start-up chose.
 TEXT ·maskAMD64(SB), NOSPLIT, $0-64
+	MOVQ src_len+32(FP), BX
+	CMPQ BX, $16
+	JA   large
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	KEYS
+	UPTO16
+
+large:
 	CMPB ·useAVX2(SB), $0
 	JEQ  sse2
 	JMP  ·maskAVX2(SB)
@@ -42,13 +93,15 @@ TEXT ·maskSSE2(SB), NOSPLIT, $0-64
 	MOVQ src_len+32(FP), BX
 	KEYS
 	CMPQ BX, $16
-	JB   small
+	JA   vectors
+	UPTO16
 
+vectors:
 	// X0 = key from dst[0], X1 = key for the last 16 bytes.
-	MOVQ   AX, X0
-	PSHUFD $0, X0, X0
-	MOVQ   DX, X1
-	PSHUFD $0, X1, X1
+	MOVQ       AX, X0
+	PUNPCKLQDQ X0, X0
+	MOVQ       DX, X1
+	PUNPCKLQDQ X1, X1
 
 	// X2 = the last 16 bytes, masked, stored at the very end.
 	MOVOU -16(SI)(BX*1), X2
@@ -91,56 +144,6 @@ tail16:
 	MOVOU X2, -16(R8)
 	RET
 
-small:
-	// 0..15 bytes.
-	CMPQ BX, $8
-	JB   small4
-
-	// 8..15: two overlapping 8-byte words; the keys doubled to 64 bits.
-	MOVQ AX, R10
-	SHLQ $32, R10
-	ORQ  R10, AX
-	MOVQ DX, R11
-	SHLQ $32, R11
-	ORQ  R11, DX
-	MOVQ (SI), R10
-	MOVQ -8(SI)(BX*1), R11
-	XORQ AX, R10
-	XORQ DX, R11
-	MOVQ R10, (DI)
-	MOVQ R11, -8(DI)(BX*1)
-	RET
-
-small4:
-	// 4..7: two overlapping 4-byte words.
-	CMPQ BX, $4
-	JB   small1
-	MOVL (SI), R10
-	MOVL -4(SI)(BX*1), R11
-	XORL AX, R10
-	XORL DX, R11
-	MOVL R10, (DI)
-	MOVL R11, -4(DI)(BX*1)
-	RET
-
-small1:
-	// 0..3: byte by byte.
-	TESTQ BX, BX
-	JZ    done
-
-loop1:
-	MOVB (SI), R10
-	XORB AX, R10
-	MOVB R10, (DI)
-	SHRL $8, AX
-	INCQ SI
-	INCQ DI
-	DECQ BX
-	JNZ  loop1
-
-done:
-	RET
-
 // func maskAVX2(dst, src []byte, key [4]byte, pos int)
 TEXT ·maskAVX2(SB), NOSPLIT, $0-64
 	MOVQ src_len+32(FP), BX
@@ -150,11 +153,10 @@ TEXT ·maskAVX2(SB), NOSPLIT, $0-64
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	KEYS
-
 	MOVQ         AX, X0
-	VPBROADCASTD X0, Y0
+	VPBROADCASTQ X0, Y0
 	MOVQ         DX, X1
-	VPBROADCASTD X1, Y1
+	VPBROADCASTQ X1, Y1
 
 	// Y2 = the first 32 bytes, Y3 = the last 32, both masked; they are
 	// stored after the loop, which lets the loop start at an aligned dst.
@@ -165,17 +167,16 @@ TEXT ·maskAVX2(SB), NOSPLIT, $0-64
 
 	// Skip R9 = 0..31 bytes (the head vector covers them) so that every
 	// store in the loop is 32-byte aligned, never split across cache lines.
-	MOVQ  DI, R9
-	NEGQ  R9
-	ANDQ  $31, R9
-	ADDQ  R9, DI
-	ADDQ  R9, SI
-	SUBQ  R9, BX
-	MOVQ  R9, CX
-	SHLL  $3, CX
-	RORL  CL, AX
-	MOVQ  AX, X0
-	VPBROADCASTD X0, Y0
+	MOVQ         DI, R9
+	NEGQ         R9
+	ANDQ         $31, R9
+	ADDQ         R9, DI
+	ADDQ         R9, SI
+	SUBQ         R9, BX
+	LEAQ         (R9*8), CX
+	RORQ         CL, AX
+	MOVQ         AX, X0
+	VPBROADCASTQ X0, Y0
 
 loop128:
 	CMPQ    BX, $128

@@ -1,6 +1,9 @@
 package codec
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // maskGeneric is the portable kernel: eight bytes per XOR with a uint64 made
 // of the key twice. It is what every architecture without assembly (and the
@@ -32,4 +35,11 @@ func maskGeneric(dst, src []byte, key4 [4]byte, pos int) {
 		dst[i] = src[i] ^ byte(key)
 		key >>= 8
 	}
+}
+
+// rotateKey returns the key as a little-endian uint32 whose low byte is
+// key[pos&3]: the loops then only see a key that starts at offset 0,
+// and any stretch whose length is a multiple of 4 keeps it that way.
+func rotateKey(key [4]byte, pos int) uint32 {
+	return bits.RotateLeft32(binary.LittleEndian.Uint32(key[:]), -8*(pos&3))
 }
