@@ -120,7 +120,7 @@ func parseAllWays(t testing.TB, p *ResponseParser, data []byte, finish bool) par
 	whole := parseChunks(t, p, [][]byte{data}, finish)
 	step := 1
 	if len(data) > 2048 {
-		step = 7
+		step = len(data)/300 + 1
 	}
 	for i := 0; i <= len(data); i += step {
 		if got := parseChunks(t, p, [][]byte{data[:i], data[i:]}, finish); got != whole {
