@@ -3,13 +3,15 @@ module github.com/wsfleet/wsfleet
 go 1.26.8
 
 require (
-	github.com/klauspost/compress v1.20.4 // indirect
+	github.com/panjf2000/gnet/v2 v2.10.0
+	github.com/valyala/bytebufferpool v1.0.0
+	golang.org/x/sys v0.50.0
+)
+
+require (
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
-	github.com/panjf2000/gnet/v2 v2.10.0 // indirect
-	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.28.0 // indirect
 	golang.org/x/sync v0.11.0 // indirect
-	golang.org/x/sys v0.50.0
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )

@@ -208,7 +208,10 @@ func (s *session) control(op codec.Opcode, payload []byte) (gnet.Action, bool) {
 	switch op {
 	case codec.OpPing:
 		c.mu.Lock()
-		if !c.closeSent {
+		// A peer that floods pings without reading our pongs would grow the outbound queue
+		// forever; RFC 6455 §5.5.3 lets us answer only the latest ping, so past the pending
+		// cap the older ones go unanswered.
+		if !c.closeSent && c.pendingLocked() < c.opts.MaxPendingBytes {
 			c.queueControlLocked(codec.OpPong, payload)
 		}
 		c.mu.Unlock()
