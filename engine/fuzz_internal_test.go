@@ -19,7 +19,7 @@ func (r *recorder) OnOpen(*Conn) {}
 func (r *recorder) OnMessage(_ *Conn, typ MessageType, data []byte) {
 	fmt.Fprintf(&r.log, "%v:%q\n", typ, data)
 }
-func (r *recorder) OnClose(*Conn, error) {}
+func (r *recorder) OnClose(*Conn, error)        {}
 func (r *recorder) OnPing(_ *Conn, data []byte) { fmt.Fprintf(&r.log, "ping:%q\n", data) }
 func (r *recorder) OnPong(_ *Conn, data []byte) { fmt.Fprintf(&r.log, "pong:%q\n", data) }
 
