@@ -45,6 +45,8 @@ type ResponseParser struct {
 	buf         []byte    // status line and header lines, line endings removed
 	fields      []hsField // headers, as offsets into buf
 	lineStart   int       // where in buf the line being read starts
+	checked     int       // bytes of that line already checked
+	colon       int       // index of its first colon, -1 if none yet
 	headerBytes int       // header bytes consumed, interim responses included
 	status      int
 	statusEnd   int // the status line is buf[:statusEnd]
@@ -108,6 +110,7 @@ func (p *ResponseParser) Reset(key []byte, protocols []string, extensionNames []
 	p.state, p.done, p.err = stStatus, false, nil
 	p.buf, p.fields, p.body, p.ext = p.buf[:0], p.fields[:0], p.body[:0], p.ext[:0]
 	p.lineStart, p.headerBytes, p.status, p.statusEnd = 0, 0, 0, 0
+	p.newLine()
 	p.accept = AcceptKey(key)
 	p.protocols = append(p.protocols[:0], protocols...)
 	p.extNames = append(p.extNames[:0], extensionNames...)
@@ -228,10 +231,10 @@ func (p *ResponseParser) maxBody() int {
 // its LF, and handles the line once it is complete.
 //
 // Whatever the split, the verdict is the same: the checks that can fail on a
-// prefix of a line (checkPartial) run on every piece as it arrives, so garbage
-// is refused at its first bad byte rather than after MaxHeaderBytes; the same
-// checks run first on a complete line; and the size limit is checked only
-// after them, on the same byte count.
+// prefix of a line (checkLine) run on every piece as it arrives, so garbage
+// is refused at its first bad byte rather than after MaxHeaderBytes; they
+// cover a complete line before anything else looks at it; and the size limit
+// is checked only after them, on the same byte count.
 func (p *ResponseParser) readLine(b []byte) int {
 	budget := p.maxHeader() - p.headerBytes
 	seg, eol := b, bytes.IndexByte(b, '\n')
@@ -249,7 +252,7 @@ func (p *ResponseParser) readLine(b []byte) int {
 	p.buf = append(p.buf, seg...)
 	p.headerBytes += len(seg)
 	line := p.buf[p.lineStart:]
-	if reason := p.checkPartial(line); reason != "" {
+	if reason := p.checkLine(line); reason != "" {
 		p.fail(reason)
 		return len(seg)
 	}
@@ -271,68 +274,65 @@ func (p *ResponseParser) readLine(b []byte) int {
 		p.headerLine(line)
 	}
 	p.lineStart = len(p.buf)
+	p.newLine()
 	return eol + 1
 }
 
-// checkPartial checks the part of the current line received so far; a CR
-// as the last byte may still turn out to be a line ending.
-func (p *ResponseParser) checkPartial(line []byte) string {
+func (p *ResponseParser) newLine() { p.checked, p.colon = 0, -1 }
+
+// checkLine checks the bytes of the current line that arrived since the last
+// call (so a line trickling in byte by byte costs linear time, not
+// quadratic). A CR as the last byte may still be the line ending: it is
+// judged when the next byte arrives.
+func (p *ResponseParser) checkLine(line []byte) string {
+	end := len(line)
+	if end > 0 && line[end-1] == '\r' {
+		end--
+	}
 	if p.state == stStatus {
-		return checkStatusPrefix(line)
-	}
-	return checkHeaderPrefix(line)
-}
-
-// checkStatusPrefix matches "HTTP/1.d ddd" then an optional " reason".
-func checkStatusPrefix(line []byte) string {
-	const pattern = "HTTP/1.# X##" // #: a digit, X: 1 to 5
-	for i, c := range line {
-		if c == '\r' && i == len(line)-1 {
-			break
+		// "HTTP/1.d ddd" then an optional " reason".
+		const pattern = "HTTP/1.# X##" // #: a digit, X: 1 to 5
+		for i := p.checked; i < end; i++ {
+			c := line[i]
+			var ok bool
+			switch {
+			case i > len(pattern):
+				ok = c == '\t' || c >= ' ' && c != 0x7f
+			case i == len(pattern):
+				ok = c == ' '
+			case pattern[i] == '#':
+				ok = c >= '0' && c <= '9'
+			case pattern[i] == 'X':
+				ok = c >= '1' && c <= '5'
+			default:
+				ok = c == pattern[i]
+			}
+			if !ok {
+				return "malformed status line"
+			}
 		}
-		var ok bool
-		switch {
-		case i > len(pattern):
-			ok = c == '\t' || c >= ' ' && c != 0x7f
-		case i == len(pattern):
-			ok = c == ' '
-		case pattern[i] == '#':
-			ok = c >= '0' && c <= '9'
-		case pattern[i] == 'X':
-			ok = c >= '1' && c <= '5'
-		default:
-			ok = c == pattern[i]
-		}
-		if !ok {
-			return "malformed status line"
-		}
-	}
-	return ""
-}
-
-// checkHeaderPrefix checks "name: value": no leading whitespace (obsolete
-// line folding), a token for the name, no control characters in the value.
-func checkHeaderPrefix(line []byte) string {
-	colon := -1
-	for i, c := range line {
-		if c == '\r' && i == len(line)-1 {
-			break
-		}
-		if colon < 0 {
+	} else {
+		// "name: value": no leading whitespace (obsolete line folding), a
+		// token for the name, no control characters in the value.
+		for i := p.checked; i < end; i++ {
+			c := line[i]
+			if p.colon >= 0 {
+				if c < ' ' && c != '\t' || c == 0x7f {
+					return "invalid character in value of header " + strconv.Quote(string(line[:p.colon]))
+				}
+				continue
+			}
 			switch {
 			case c == ':' && i > 0:
-				colon = i
+				p.colon = i
 			case i == 0 && (c == ' ' || c == '\t'):
 				return "obsolete line folding in header"
 			case !hsTokenChars[c]:
 				return "malformed header line"
 			}
-			continue
-		}
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return "invalid character in value of header " + strconv.Quote(string(line[:colon]))
 		}
 	}
+	p.checked = max(p.checked, end)
 	return ""
 }
 
@@ -351,7 +351,7 @@ func (p *ResponseParser) headerLine(line []byte) {
 		p.endHeaders()
 		return
 	}
-	colon := bytes.IndexByte(line, ':')
+	colon := p.colon
 	if colon < 0 {
 		p.fail("malformed header line")
 		return
@@ -381,6 +381,7 @@ func (p *ResponseParser) endHeaders() {
 	case p.status < 200:
 		// Interim response (100 Continue, 103 Early Hints): the real one follows.
 		p.buf, p.fields, p.lineStart, p.status, p.statusEnd = p.buf[:0], p.fields[:0], 0, 0, 0
+		p.newLine()
 		p.state = stStatus
 		return
 	}
