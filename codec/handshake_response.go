@@ -46,7 +46,7 @@ type ResponseParser struct {
 	fields      []hsField // headers, as offsets into buf
 	lineStart   int       // where in buf the line being read starts
 	checked     int       // bytes of that line already checked
-	colon       int       // index of its first colon, -1 if none yet
+	colon       int       // 1 + index of its first colon, 0 if none yet
 	headerBytes int       // header bytes consumed, interim responses included
 	status      int
 	statusEnd   int // the status line is buf[:statusEnd]
@@ -55,7 +55,7 @@ type ResponseParser struct {
 	protocols []string
 	extNames  []string
 	extUsed   []bool
-	protocol  int    // index in protocols of the chosen one, -1 for none
+	protocol  int    // 1 + index in protocols of the chosen one, 0 for none
 	ext       []byte // extension values when they must be joined
 	extStart  int    // else the single value is buf[extStart:extEnd]
 	extEnd    int
@@ -114,7 +114,7 @@ func (p *ResponseParser) Reset(key []byte, protocols []string, extensionNames []
 	p.accept = AcceptKey(key)
 	p.protocols = append(p.protocols[:0], protocols...)
 	p.extNames = append(p.extNames[:0], extensionNames...)
-	p.protocol, p.extStart, p.extEnd = -1, 0, 0
+	p.protocol, p.extStart, p.extEnd = 0, 0, 0
 	p.bodyMode, p.remaining, p.chunk = bodyUntilClose, 0, chunkState{}
 }
 
@@ -185,14 +185,14 @@ func (p *ResponseParser) HTTPHeader() http.Header {
 
 // Body is the body kept from a non-101 response (at most MaxBodyBytes,
 // chunked coding removed). Valid until the next Reset.
-func (p *ResponseParser) Body() []byte { return p.body }
+func (p *ResponseParser) Body() []byte { return p.body[:len(p.body):len(p.body)] }
 
 // Subprotocol is the subprotocol the server chose, "" for none.
 func (p *ResponseParser) Subprotocol() string {
-	if p.protocol < 0 {
+	if p.protocol == 0 {
 		return ""
 	}
-	return p.protocols[p.protocol]
+	return p.protocols[p.protocol-1]
 }
 
 // Extensions is the raw Sec-WebSocket-Extensions of a successful upgrade, all
@@ -278,7 +278,7 @@ func (p *ResponseParser) readLine(b []byte) int {
 	return eol + 1
 }
 
-func (p *ResponseParser) newLine() { p.checked, p.colon = 0, -1 }
+func (p *ResponseParser) newLine() { p.checked, p.colon = 0, 0 }
 
 // checkLine checks the bytes of the current line that arrived since the last
 // call (so a line trickling in byte by byte costs linear time, not
@@ -316,15 +316,15 @@ func (p *ResponseParser) checkLine(line []byte) string {
 		// token for the name, no control characters in the value.
 		for i := p.checked; i < end; i++ {
 			c := line[i]
-			if p.colon >= 0 {
+			if p.colon > 0 {
 				if c < ' ' && c != '\t' || c == 0x7f {
-					return "invalid character in value of header " + strconv.Quote(string(line[:p.colon]))
+					return "invalid character in value of header " + strconv.Quote(string(line[:p.colon-1]))
 				}
 				continue
 			}
 			switch {
 			case c == ':' && i > 0:
-				p.colon = i
+				p.colon = i + 1
 			case i == 0 && (c == ' ' || c == '\t'):
 				return "obsolete line folding in header"
 			case !hsTokenChars[c]:
@@ -351,7 +351,7 @@ func (p *ResponseParser) headerLine(line []byte) {
 		p.endHeaders()
 		return
 	}
-	colon := p.colon
+	colon := p.colon - 1
 	if colon < 0 {
 		p.fail("malformed header line")
 		return
@@ -375,7 +375,7 @@ func (p *ResponseParser) endHeaders() {
 		if reason := p.checkUpgrade(); reason != "" {
 			p.fail(reason)
 			// A refused upgrade negotiated nothing.
-			p.protocol, p.extStart, p.extEnd, p.ext = -1, 0, 0, p.ext[:0]
+			p.protocol, p.extStart, p.extEnd, p.ext = 0, 0, 0, p.ext[:0]
 		}
 		return
 	case p.status < 200:
@@ -630,7 +630,7 @@ func (p *ResponseParser) checkProtocol(v []byte) string {
 	}
 	for i, offered := range p.protocols {
 		if string(v) == offered {
-			p.protocol = i
+			p.protocol = i + 1
 			return ""
 		}
 	}

@@ -316,6 +316,21 @@ func TestResponseParserStickyAndReset(t *testing.T) {
 	}
 }
 
+// A parser that was never Reset must not panic; it just knows no key.
+func TestResponseParserZeroValue(t *testing.T) {
+	var p ResponseParser
+	_, done, err := p.Feed([]byte(ok101("Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Extensions: x")))
+	if !done || err == nil || p.Subprotocol() != "" || p.Extensions() != nil {
+		t.Fatalf("done %v err %v", done, err)
+	}
+	var q ResponseParser
+	q.Feed([]byte("HTTP/1.1 101 OK\r\nX: y"))
+	q.Finish()
+	if q.Err() == nil || q.Done() {
+		t.Fatal(q.Err())
+	}
+}
+
 func TestResponseParserHeaders(t *testing.T) {
 	var p ResponseParser
 	p.Reset([]byte(rfcKey), nil, nil)
