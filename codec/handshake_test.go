@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -88,6 +89,30 @@ func TestAppendRequestExact(t *testing.T) {
 		"\r\n"
 	if string(got) != want {
 		t.Fatalf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+// More header names than the stack array holds still come out sorted.
+func TestAppendRequestManyHeaders(t *testing.T) {
+	h := http.Header{}
+	for i := 0; i < 40; i++ {
+		h.Set(fmt.Sprintf("X-H%02d", 39-i), fmt.Sprint(i))
+	}
+	got, err := AppendRequest(nil, mustURL(t, "ws://h/"), []byte(rfcKey), &RequestOptions{Header: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := ""
+	for _, line := range strings.Split(string(got), "\r\n") {
+		if strings.HasPrefix(line, "X-H") {
+			if line < last {
+				t.Fatalf("%q after %q", line, last)
+			}
+			last = line
+		}
+	}
+	if last != "X-H39: 0" {
+		t.Fatalf("last header %q", last)
 	}
 }
 
