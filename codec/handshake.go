@@ -70,6 +70,8 @@ type RequestOptions struct {
 	Header http.Header
 }
 
+var noOptions RequestOptions
+
 // AppendRequest appends the GET upgrade request for u to dst. The Host header
 // comes from u.Host without a default port (80 for ws/http, 443 for wss/https)
 // and with IPv6 literals in brackets (zone removed, as net/http does); the
@@ -84,7 +86,7 @@ type RequestOptions struct {
 // allocation when dst has room (with up to 16 extra header names).
 func AppendRequest(dst []byte, u *url.URL, key []byte, o *RequestOptions) ([]byte, error) {
 	if o == nil {
-		o = &RequestOptions{}
+		o = &noOptions
 	}
 	if err := checkRequest(u, key, o); err != nil {
 		return dst, err
