@@ -210,6 +210,9 @@ func (c *Config) Validate() error {
 	if c.Scenario == Soak && c.Rate > 0 {
 		c.Model = Open
 	}
+	if c.Scenario == Push || (c.Scenario == Soak && c.Rate == 0) {
+		c.Model = "" // the server paces pushes; a soak without a rate sends nothing
+	}
 	if c.Shard.Count == 0 {
 		c.Shard = Shard{0, 1}
 	}

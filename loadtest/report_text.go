@@ -50,7 +50,7 @@ func fmtRate(r float64) string {
 
 // WriteText prints the terminal report.
 func (r *Result) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "\n== wsbench %s, %s model", r.Scenario, r.Model)
+	fmt.Fprintf(w, "\n== wsbench %s, %s", r.Scenario, r.modelName())
 	if r.Shards > 1 {
 		fmt.Fprintf(w, ", %d shards merged", r.Shards)
 	} else if r.Shard.Count > 1 {
@@ -187,6 +187,16 @@ func (r *Result) WriteText(w io.Writer) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note         %s\n", n)
 	}
+}
+
+func (r *Result) modelName() string {
+	switch {
+	case r.Model != "":
+		return string(r.Model) + " model"
+	case r.Scenario == Push:
+		return "server-paced"
+	}
+	return "connections held, no messages"
 }
 
 // Hints turns error kinds into advice.

@@ -172,6 +172,7 @@ type run struct {
 	series   []Point
 	prevCtr  [4]int64
 	prevErr  int64
+	prevT    int64
 }
 
 // Run runs one load test as cfg says and returns what it measured. ctx cancels it early (the
@@ -226,6 +227,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 
 	r.clk = NewRealClock()
 	r.t0 = r.clk.Now()
+	r.prevT = r.t0
 	r.warmEnd = r.t0 + int64(cfg.Warmup)
 	r.warmEndWall = r.clk.Wall(r.warmEnd).UnixNano()
 	r.end = r.warmEnd + int64(cfg.Duration)
@@ -582,7 +584,7 @@ func (r *run) takePoint(final bool) {
 	errs := r.errs.total.Load()
 	p := Point{
 		T:        float64(now-r.t0) / 1e9,
-		Warmup:   now <= r.warmEnd,
+		Warmup:   r.prevT < r.warmEnd,
 		Sent:     ctr[0] - r.prevCtr[0],
 		Received: ctr[1] - r.prevCtr[1],
 		Errors:   errs - r.prevErr,
@@ -592,7 +594,8 @@ func (r *run) takePoint(final bool) {
 	if r.cfg.Scenario == Connect {
 		p.Open = r.opened.Load() // dials that succeeded so far
 	}
-	r.prevCtr, r.prevErr = ctr, errs
+	dt := float64(now-max(r.prevT, r.t0)) / 1e9
+	r.prevCtr, r.prevErr, r.prevT = ctr, errs, now
 	setPercentiles(&p, iv)
 	if final && p.T-float64(int64(p.T)) < 0.05 && p.Sent == 0 && p.Received == 0 && p.Errors == 0 {
 		return // nothing happened in the last sliver of a second
@@ -604,11 +607,15 @@ func (r *run) takePoint(final bool) {
 		r.cfg.OnPoint(p)
 	}
 	if r.cfg.Progress != nil {
-		r.progress(p, final)
+		r.progress(p, dt, final)
 	}
 }
 
-func (r *run) progress(p Point, final bool) {
+func (r *run) progress(p Point, dt float64, final bool) {
+	if dt <= 0 {
+		dt = 1
+	}
+	perS := func(n int64) int64 { return int64(float64(n)/dt + 0.5) }
 	cfg := r.cfg
 	phase := "measure"
 	switch {
@@ -622,10 +629,13 @@ func (r *run) progress(p Point, final bool) {
 	switch cfg.Scenario {
 	case Connect:
 		line = fmt.Sprintf("[%5.1fs %-7s] dials %d/s ok %d/s err %d | connect p50 %s p99 %s max %s",
-			p.T, phase, p.Sent, p.Received, p.Errors, fmtMs(p.P50Ms), fmtMs(p.P99Ms), fmtMs(p.MaxMs))
+			p.T, phase, perS(p.Sent), perS(p.Received), p.Errors, fmtMs(p.P50Ms), fmtMs(p.P99Ms), fmtMs(p.MaxMs))
+	case Push:
+		line = fmt.Sprintf("[%5.1fs %-7s] open %d/%d | recv %d/s | err %d | p50 %s p99 %s max %s",
+			p.T, phase, p.Open, target, perS(p.Received), p.Errors, fmtMs(p.P50Ms), fmtMs(p.P99Ms), fmtMs(p.MaxMs))
 	default:
 		line = fmt.Sprintf("[%5.1fs %-7s] open %d/%d | sent %d/s recv %d/s | err %d | p50 %s p99 %s max %s",
-			p.T, phase, p.Open, target, p.Sent, p.Received, p.Errors, fmtMs(p.P50Ms), fmtMs(p.P99Ms), fmtMs(p.MaxMs))
+			p.T, phase, p.Open, target, perS(p.Sent), perS(p.Received), p.Errors, fmtMs(p.P50Ms), fmtMs(p.P99Ms), fmtMs(p.MaxMs))
 		if cfg.Model == Open && r.messages {
 			line += " | lag " + fmtMs(p.LagMaxMs)
 		}
