@@ -112,30 +112,40 @@ func (r *Result) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "keepalive    %s pongs received (ping every %gs)\n", fmtCount(r.Extra.Pongs), cfg.PingS)
 	}
 
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "latency\tcount\tmin\tp50\tp90\tp99\tp99.9\tp99.99\tmax\t")
-	row := func(name string, h HistSummary) {
-		if h.Count == 0 {
-			return
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, fmtCount(h.Count), fmtMs(h.MinMs), fmtMs(h.P50Ms), fmtMs(h.P90Ms),
-			fmtMs(h.P99Ms), fmtMs(h.P999Ms), fmtMs(h.P9999), fmtMs(h.MaxMs))
+	type row struct {
+		name string
+		h    HistSummary
 	}
+	var rows []row
 	switch r.Scenario {
 	case Echo, Soak:
 		what := "round trip"
 		if r.Model == Open {
 			what = "round trip*"
 		}
-		row(what, r.Latency)
+		rows = append(rows, row{what, r.Latency})
 	case Push:
-		row("push→recv", r.Latency)
+		rows = append(rows, row{"push→recv", r.Latency})
 	}
-	row("connect", r.Connect)
-	row("tcp connect", r.TCPConnect)
-	row("handshake", r.Handshake)
-	row("sender lag", r.SenderLag)
+	rows = append(rows, row{"connect", r.Connect}, row{"tcp connect", r.TCPConnect}, row{"handshake", r.Handshake}, row{"sender lag", r.SenderLag})
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := false
+	for _, x := range rows {
+		h := x.h
+		if h.Count == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(tw, "latency\tcount\tmin\tp50\tp90\tp99\tp99.9\tp99.99\tmax\t")
+			header = true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", x.name, fmtCount(h.Count), fmtMs(h.MinMs), fmtMs(h.P50Ms), fmtMs(h.P90Ms),
+			fmtMs(h.P99Ms), fmtMs(h.P999Ms), fmtMs(h.P9999), fmtMs(h.MaxMs))
+	}
+	if !header {
+		fmt.Fprintln(tw, "latency: nothing measured")
+	}
 	tw.Flush()
 	switch {
 	case r.Model == Open && r.Latency.Count > 0:

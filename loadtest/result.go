@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"time"
@@ -137,18 +138,27 @@ type CPUUsage struct {
 // the target, may be what was measured.
 const SaturationThreshold = 80.0
 
-// WriteJSON writes r to path ("-" for standard output).
-func (r *Result) WriteJSON(path string) error {
+// EncodeJSON writes r as indented JSON.
+func (r *Result) EncodeJSON(w io.Writer) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
-	if path == "-" {
-		_, err = os.Stdout.Write(b)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// WriteJSON writes r to the file at path.
+func (r *Result) WriteJSON(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o644)
+	if err := r.EncodeJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // ReadResult reads a JSON result.

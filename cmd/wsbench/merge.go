@@ -70,7 +70,11 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 			code = 1
 		}
 	}
-	res.WriteText(stdout)
+	if *jsonOut == "-" {
+		res.WriteText(stderr)
+	} else {
+		res.WriteText(stdout)
+	}
 	if err := writeOutputs(res, *jsonOut, *htmlOut, stdout); err != nil {
 		fmt.Fprintf(stderr, "wsbench merge: %v\n", err)
 		return 1

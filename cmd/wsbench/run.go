@@ -279,6 +279,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsbench: %s, %s model, %d connections → %s\n", cfg.Scenario, cfg.Model, len(cfg.Shard.IDs(cfg.Conns)), strings.Join(cfg.Targets, " "))
 	}
 
+	report := stdout
+	if f.jsonOut == "-" {
+		report = stderr // standard output carries the JSON alone
+	}
 	var res *loadtest.Result
 	if f.find {
 		var steps []loadtest.FindStep
@@ -299,13 +303,13 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "wsbench find: the first rate tried (%g/s) already broke %s; try a lower -r\n", steps[0].Rate, f.slo)
 			return 1
 		}
-		res.WriteText(stdout)
+		res.WriteText(report)
 		last := steps[len(steps)-1]
 		best := res.Config.Rate
 		if last.Met {
-			fmt.Fprintf(stdout, "\nfind: every step met %s; the highest rate tried was %g/s (raise -find-steps to go further)\n", f.slo, best)
+			fmt.Fprintf(report, "\nfind: every step met %s; the highest rate tried was %g/s (raise -find-steps to go further)\n", f.slo, best)
 		} else {
-			fmt.Fprintf(stdout, "\nfind: %g/s is the highest rate that met %s (%g/s broke it)\n", best, f.slo, last.Rate)
+			fmt.Fprintf(report, "\nfind: %g/s is the highest rate that met %s (%g/s broke it)\n", best, f.slo, last.Rate)
 		}
 	} else {
 		res, err = loadtest.Run(ctx, cfg)
@@ -316,7 +320,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		if len(slos) > 0 {
 			res.SLO, _ = loadtest.CheckSLO(res, slos)
 		}
-		res.WriteText(stdout)
+		res.WriteText(report)
 	}
 	code := 0
 	if err := writeOutputs(res, f.jsonOut, f.htmlOut, stdout); err != nil {
@@ -336,13 +340,15 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func writeOutputs(res *loadtest.Result, jsonOut, htmlOut string, stdout io.Writer) error {
-	if jsonOut != "" {
+	if jsonOut == "-" {
+		if err := res.EncodeJSON(stdout); err != nil {
+			return fmt.Errorf("-json: %w", err)
+		}
+	} else if jsonOut != "" {
 		if err := res.WriteJSON(jsonOut); err != nil {
 			return fmt.Errorf("-json: %w", err)
 		}
-		if jsonOut != "-" {
-			fmt.Fprintf(stdout, "result       %s\n", jsonOut)
-		}
+		fmt.Fprintf(stdout, "result       %s\n", jsonOut)
 	}
 	if htmlOut != "" {
 		if err := res.WriteHTMLFile(htmlOut); err != nil {
