@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/url"
@@ -74,8 +75,13 @@ type session struct {
 	fdGone        bool // under c.mu: gnet is closing the socket; nobody may write to fd
 	inWrite       bool // loop-owned: inside gnet's Write, holding c.mu
 	closeDeferred bool
-	deferredErr   error
-	req           *bytebufferpool.ByteBuffer // the upgrade request until gnet has written it
+	// wss: the TLS connection over the bridge, and ciphertext a sender's write left for the loop
+	tls         *tls.Conn
+	bridge      *tlsBridge
+	cipherOut   *bytebufferpool.ByteBuffer // under c.mu
+	notified    bool                       // close_notify sent
+	deferredErr error
+	req         *bytebufferpool.ByteBuffer // the upgrade request until gnet has written it
 
 	checker    codec.FrameChecker
 	hdr        [codec.MaxHeaderSize]byte

@@ -86,7 +86,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool
 	}
 	s := c.sess
 	var wake bool
-	if c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.fdGone {
+	if c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.fdGone && s.cipherOut == nil {
 		wake = c.writeDirectLocked(s, op, data)
 	} else {
 		c.appendFrameLocked(op, data)
@@ -178,6 +178,21 @@ func (c *Conn) wakeRoomLocked() {
 func (c *Conn) writeDirectLocked(s *session, op codec.Opcode, data []byte) bool {
 	c.appendFrameLocked(op, data)
 	b := c.out
+	if s.tls != nil {
+		// crypto/tls encrypts and calls the bridge, which writes what the socket takes and
+		// keeps the rest of the ciphertext for the loop.
+		s.bridge.direct = true
+		_, _ = s.tls.Write(b.B)
+		s.bridge.direct = false
+		s.l.stats.msgsOut.Add(1)
+		s.l.stats.bytesOut.Add(int64(len(b.B)))
+		c.out, c.outMsgs = nil, 0
+		pool.Put(b)
+		if s.cipherOut != nil {
+			return c.markDirtyLocked()
+		}
+		return false
+	}
 	n := writeFD(s.fd, b.B)
 	s.l.stats.msgsOut.Add(1)
 	s.l.stats.bytesOut.Add(int64(n))
@@ -222,15 +237,36 @@ func (s *session) flush() {
 // socket cannot take in its outbound buffer. Runs on the loop, holding c.mu.
 func (s *session) writeLocked() {
 	c := s.c
+	if c.sess != s || s.fdGone {
+		return
+	}
+	if s.cipherOut != nil {
+		// Ciphertext a sender's write left behind goes first.
+		cb := s.cipherOut
+		s.cipherOut = nil
+		s.inWrite = true
+		_, _ = s.gc.Write(cb.B)
+		s.inWrite = false
+		pool.Put(cb)
+		if s.fdGone {
+			return
+		}
+	}
 	b := c.out
-	if b == nil || c.sess != s || s.fdGone {
+	if b == nil {
+		c.sockBuffered = s.gc.OutboundBuffered()
 		return
 	}
 	msgs, armClose := c.outMsgs, c.closeTimerDue
 	c.out, c.outMsgs, c.closeTimerDue = nil, 0, false
 	n := len(b.B)
 	s.inWrite = true
-	_, _ = s.gc.Write(b.B) // a failed write closes the connection: OnClose is deferred (see onClose)
+	if s.tls != nil {
+		s.bridge.direct = false
+		_, _ = s.tls.Write(b.B) // encrypted, then through the bridge to gnet
+	} else {
+		_, _ = s.gc.Write(b.B) // a failed write closes the connection: OnClose is deferred (see onClose)
+	}
 	s.inWrite = false
 	pool.Put(b)
 	if s.fdGone {

@@ -55,16 +55,15 @@ func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn
 	return c, nil
 }
 
-// parseURL accepts ws:// URLs (wss:// is refused until TLS lands) with a host.
+// parseURL accepts ws:// and wss:// URLs with a host.
 func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("websocket: bad URL %q: %w", raw, err)
 	}
 	switch strings.ToLower(u.Scheme) {
-	case "ws":
-	case "wss":
-		return nil, &wrapped{msg: "websocket: wss:// is not supported yet (TLS is on its way); use ws://", err: ErrNotSupported}
+	case "ws", "wss":
+		u.Scheme = strings.ToLower(u.Scheme)
 	default:
 		return nil, fmt.Errorf("websocket: bad URL %q: scheme must be ws:// or wss://", raw)
 	}
@@ -80,6 +79,9 @@ func parseURL(raw string) (*url.URL, error) {
 func hostPort(u *url.URL) string {
 	if u.Port() != "" {
 		return u.Host
+	}
+	if u.Scheme == "wss" {
+		return net.JoinHostPort(u.Hostname(), "443")
 	}
 	return net.JoinHostPort(u.Hostname(), "80")
 }
@@ -114,6 +116,16 @@ func (c *Conn) connect(ctx context.Context) error {
 		pool.Put(s.req)
 		c.setState(StateClosed)
 		return err
+	}
+	if c.url.Scheme == "wss" {
+		// TLS handshake and upgrade request on this goroutine, before the loop takes over.
+		if err := s.startTLS(dctx, nc, s.req.B); err != nil {
+			nc.Close()
+			pool.Put(s.req)
+			c.setState(StateClosed)
+			e.stats.dialErrors.Add(1)
+			return err
+		}
 	}
 	s.parser = parserPool.Get().(*codec.ResponseParser)
 	s.parser.Reset(key[:], o.Protocols, nil)

@@ -26,6 +26,9 @@ var (
 	ErrNotSupported = errors.New("websocket: not supported")
 	// ErrWrongMode is returned by Recv when the connection is not in passive delivery.
 	ErrWrongMode = errors.New("websocket: Recv needs passive mode (the connection is active or has a Handler)")
+	// ErrTLS marks errors of the TLS layer: handshake failures (unknown authority, wrong host
+	// name, expired certificate, a server that does not speak TLS) and bad records or alerts.
+	ErrTLS = errors.New("websocket: TLS")
 	// ErrAbnormalClose reports a connection that ended without a close frame (code 1006).
 	ErrAbnormalClose = errors.New("websocket: connection closed without a close frame (1006)")
 )

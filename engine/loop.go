@@ -25,6 +25,7 @@ type loop struct {
 	flushSpare []*session // loop-owned from here on
 	workSpare  []*session
 	wheel      timerWheel
+	plain      []byte // decrypted bytes of the TLS connection being read (lazy)
 	stats      loopCounters
 }
 

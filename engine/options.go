@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"time"
@@ -62,6 +63,10 @@ type DialOptions struct {
 	RecvTimeout time.Duration
 	// CloseTimeout bounds the wait for the server's close frame after ours (default 5 s).
 	CloseTimeout time.Duration
+	// TLSConfig configures wss:// (hackney's ssl_options). nil verifies the server against the
+	// system roots with the URL's host name; verification stays on unless the config turns it
+	// off. The TLS handshake counts inside ConnectTimeout.
+	TLSConfig *tls.Config
 	// Header holds extra request headers. Headers owned by the protocol (Host, Upgrade,
 	// Connection, Sec-WebSocket-*) are refused with an error.
 	Header http.Header

@@ -83,5 +83,6 @@ func (s *session) completeFail() {
 	s.pf.due = 0
 	s.forceClose(s.pf.code, s.pf.err)
 	s.flushNow()
+	s.closeNotify()
 	_ = s.l.el.Close(s.gc)
 }

@@ -28,6 +28,9 @@ func (s *session) onOpen(gc gnet.Conn) []byte {
 	if c.tr != nil {
 		c.trace(TraceEvent{Kind: TraceConnect})
 	}
+	if s.tls != nil {
+		return nil // the request went out encrypted during the dial
+	}
 	return s.req.B
 }
 
@@ -160,6 +163,10 @@ func (s *session) finishClose(netErr error) {
 		pool.Put(c.out)
 		c.out = nil
 	}
+	if s.cipherOut != nil {
+		pool.Put(s.cipherOut)
+		s.cipherOut = nil
+	}
 	c.outMsgs, c.sockBuffered, c.flushQueued = 0, 0, false
 	c.wakeRoomLocked()
 	dialing := s.dialing
@@ -233,11 +240,13 @@ func (s *session) onTimer(now int64) {
 	case s.upgradeDue != 0 && now >= s.upgradeDue:
 		c.eng.stats.timeouts.Add(1)
 		s.failDial(timeoutf("connect timeout: no upgrade response from %s within %v", c.url.Host, c.opts.ConnectTimeout))
+		s.closeNotify()
 		_ = s.l.el.Close(s.gc)
 		return
 	case s.closeDue != 0 && now >= s.closeDue:
 		c.eng.stats.timeouts.Add(1)
 		s.failDial(timeoutf("close timeout: the server did not answer our close frame within %v", c.opts.CloseTimeout))
+		s.closeNotify()
 		_ = s.l.el.Close(s.gc)
 		return
 	case s.pf.due != 0 && now >= s.pf.due:
@@ -249,6 +258,7 @@ func (s *session) onTimer(now int64) {
 			c.eng.stats.timeouts.Add(1)
 			s.forceClose(codec.CloseGoingAway, timeoutf("keepalive: no pong or other traffic within %v of our ping", c.opts.PongTimeout))
 			s.flushNow()
+			s.closeNotify()
 			_ = s.l.el.Close(s.gc)
 			return
 		}

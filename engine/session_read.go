@@ -27,11 +27,10 @@ func (s *session) onTraffic(gc gnet.Conn) gnet.Action {
 	c.mu.Unlock()
 
 	var act gnet.Action
-	switch c.State() {
-	case StateUpgrading:
-		act = s.readUpgrade(buf)
-	case StateOpen, StateClosing:
-		act = s.readFrames(buf)
+	if s.tls != nil {
+		act = s.consumeTLS(buf)
+	} else {
+		act = s.consume(buf)
 	}
 
 	c.mu.Lock()
@@ -39,7 +38,21 @@ func (s *session) onTraffic(gc gnet.Conn) gnet.Action {
 	s.writeLocked()
 	c.mu.Unlock()
 	s.afterWrite()
+	if act == gnet.Close {
+		s.closeNotify()
+	}
 	return act
+}
+
+// consume takes plaintext from the server: the upgrade response, then frames.
+func (s *session) consume(buf []byte) gnet.Action {
+	switch s.c.State() {
+	case StateUpgrading:
+		return s.readUpgrade(buf)
+	case StateOpen, StateClosing:
+		return s.readFrames(buf)
+	}
+	return gnet.None
 }
 
 func (s *session) readFrames(buf []byte) gnet.Action {

@@ -2,7 +2,8 @@
 // a text message, each message received is printed on its own line. On end of input it closes
 // with 1000 and waits for the close handshake.
 //
-//	wscat [-H 'Name: value']... [-subprotocol p] [-connect-timeout 8s] [-recv-timeout 0] [-v] ws://host:port/path
+//	wscat [-H 'Name: value']... [-subprotocol p] [-connect-timeout 8s] [-recv-timeout 0] [-v]
+//	      [-cacert ca.pem] [-cert c.pem -key k.pem] [-insecure] ws://host:port/path | wss://...
 //
 // Exit status: 0 when the connection ends with close code 1000; 1 otherwise, with one line on
 // standard error naming the cause (HTTP status, close code and reason, timeout, protocol error);
@@ -12,6 +13,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -50,6 +53,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	connectTimeout := fs.Duration("connect-timeout", engine.DefaultConnectTimeout, "bound on TCP connect + upgrade")
 	recvTimeout := fs.Duration("recv-timeout", 0, "fail when no message arrives for this long (0: wait forever)")
 	verbose := fs.Bool("v", false, "trace connect, frames sent and received, pings answered, forced closes")
+	caCert := fs.String("cacert", "", "PEM file of CA certificates to trust for wss:// (instead of the system roots)")
+	insecure := fs.Bool("insecure", false, "INSECURE: do not verify the server's TLS certificate (anyone in the path can read and change the traffic)")
+	certFile := fs.String("cert", "", "PEM client certificate for mutual TLS (with -key)")
+	keyFile := fs.String("key", "", "PEM private key of -cert")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: wscat [flags] ws://host:port/path")
 		fs.PrintDefaults()
@@ -65,6 +72,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ConnectTimeout: *connectTimeout,
 		RecvTimeout:    *recvTimeout,
 		Header:         headers.h,
+	}
+	tlsConf, err := tlsConfig(*caCert, *certFile, *keyFile, *insecure)
+	if err != nil {
+		fmt.Fprintf(stderr, "wscat: %v\n", err)
+		return 2
+	}
+	opts.TLSConfig = tlsConf
+	if *insecure {
+		fmt.Fprintln(stderr, "wscat: WARNING: -insecure: the server's certificate is not verified")
 	}
 	if *subprotocol != "" {
 		for _, p := range strings.Split(*subprotocol, ",") {
@@ -155,4 +171,33 @@ func describeTrace(ev engine.TraceEvent) string {
 		return fmt.Sprintf("* %s %s: %v", ts, ev.Kind, ev.Err)
 	}
 	return fmt.Sprintf("* %s %s", ts, ev.Kind)
+}
+
+// tlsConfig builds the wss:// settings from the flags (nil: system roots, full verification).
+func tlsConfig(caFile, certFile, keyFile string, insecure bool) (*tls.Config, error) {
+	if caFile == "" && certFile == "" && keyFile == "" && !insecure {
+		return nil, nil
+	}
+	conf := &tls.Config{InsecureSkipVerify: insecure}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		conf.RootCAs = x509.NewCertPool()
+		if !conf.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-cacert %s: no PEM certificate in it", caFile)
+		}
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("-cert and -key go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
 }

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wsfleet/wsfleet/pool"
+)
+
+// wss:// on the event loop, with the standard crypto/tls and no fork of it. The handshake runs
+// on the dialing goroutine over the blocking socket. Then the tls.Conn is kept, sitting on a
+// bridge: its Read serves the ciphertext that OnTraffic received and otherwise says "would
+// block" with a temporary net.Error (crypto/tls keeps a partial record and does not make such
+// an error sticky); its Write goes to the socket under the connection's lock, like every
+// other write.
+
+// tlsBridge is the net.Conn under a session's tls.Conn.
+type tlsBridge struct {
+	nc     net.Conn // the blocking socket, during the handshake only
+	s      *session
+	in     []byte // ciphertext received, not yet taken by crypto/tls
+	direct bool   // writes come from a sender's goroutine: write the socket, leave the rest for the loop
+	local  net.Addr
+	remote net.Addr
+}
+
+// errWouldBlock is what the bridge's Read says when the received ciphertext is used up.
+var errWouldBlock net.Error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "wsfleet: tls bridge: no more input yet" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+func (b *tlsBridge) Read(p []byte) (int, error) {
+	if b.nc != nil {
+		return b.nc.Read(p)
+	}
+	if len(b.in) == 0 {
+		return 0, errWouldBlock
+	}
+	n := copy(p, b.in)
+	b.in = b.in[n:]
+	return n, nil
+}
+
+// Write runs with c.mu held (or, during the handshake, on the dialing goroutine).
+func (b *tlsBridge) Write(p []byte) (int, error) {
+	if b.nc != nil {
+		return b.nc.Write(p)
+	}
+	s := b.s
+	if s.fdGone {
+		return 0, net.ErrClosed
+	}
+	if !b.direct {
+		_, _ = s.gc.Write(p) // on the loop: gnet writes or keeps the rest, in order
+		return len(p), nil
+	}
+	n := writeFD(s.fd, p)
+	if n < len(p) {
+		// The socket is full: the rest goes out from the loop, before anything else.
+		if s.cipherOut == nil {
+			s.cipherOut = pool.Get(len(p) - n)
+		}
+		s.cipherOut.B = append(s.cipherOut.B, p[n:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tlsBridge) Close() error {
+	if b.nc != nil {
+		return b.nc.Close()
+	}
+	return nil
+}
+
+func (b *tlsBridge) LocalAddr() net.Addr  { return b.local }
+func (b *tlsBridge) RemoteAddr() net.Addr { return b.remote }
+func (b *tlsBridge) SetDeadline(t time.Time) error {
+	if b.nc != nil {
+		return b.nc.SetDeadline(t)
+	}
+	return nil
+}
+func (b *tlsBridge) SetReadDeadline(t time.Time) error {
+	if b.nc != nil {
+		return b.nc.SetReadDeadline(t)
+	}
+	return nil
+}
+func (b *tlsBridge) SetWriteDeadline(t time.Time) error {
+	if b.nc != nil {
+		return b.nc.SetWriteDeadline(t)
+	}
+	return nil
+}
+
+// tlsConfigFor clones the caller's config (or starts one) with what a WebSocket dial needs.
+func tlsConfigFor(u *url.URL, cfg *tls.Config) *tls.Config {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	} else {
+		cfg = cfg.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
+	if cfg.MinVersion == 0 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	return cfg
+}
+
+// startTLS runs the TLS handshake and sends the upgrade request over it, on the dialing
+// goroutine, within the connect deadline. On success the bridge is switched to the loop.
+func (s *session) startTLS(ctx context.Context, nc net.Conn, req []byte) error {
+	c := s.c
+	b := &tlsBridge{nc: nc, s: s, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
+	if d, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(d)
+	}
+	tc := tls.Client(b, tlsConfigFor(c.url, c.opts.TLSConfig))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return describeTLSErr(ctx, c, err)
+	}
+	if _, err := tc.Write(req); err != nil {
+		return describeTLSErr(ctx, c, err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	b.nc = nil // from here on the loop carries it
+	s.tls, s.bridge = tc, b
+	return nil
+}
+
+func describeTLSErr(ctx context.Context, c *Conn, err error) error {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || isNetTimeout(err) {
+		return &wrapped{msg: fmt.Sprintf("websocket: connect timeout: TLS handshake with %s did not finish within %v", c.url.Host, c.opts.ConnectTimeout), err: multiErr{ErrTimeout, ErrTLS, context.DeadlineExceeded}}
+	}
+	return &wrapped{msg: fmt.Sprintf("websocket: TLS handshake with %s failed: %v", c.url.Host, err), err: multiErr{ErrTLS, err}}
+}
+
+func isNetTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// consumeTLS decrypts what gnet read and feeds the plaintext to the session, record by
+// record. crypto/tls is driven under c.mu, since reading may make it write (a TLS 1.3 key
+// update); the plaintext is processed with the lock released, for Handler callbacks may send.
+func (s *session) consumeTLS(raw []byte) gnet.Action {
+	c := s.c
+	s.bridge.in = raw
+	plain := s.l.tlsScratch()
+	for {
+		c.mu.Lock()
+		s.inWrite = true
+		s.bridge.direct = false
+		n, err := s.tls.Read(plain)
+		s.inWrite = false
+		c.mu.Unlock()
+		if n > 0 {
+			if act := s.consume(plain[:n]); act != gnet.None {
+				return act
+			}
+		}
+		if err != nil {
+			if errors.Is(err, errWouldBlock) || s.fdGone {
+				return gnet.None
+			}
+			// A bad record, a TLS alert, or the server's close_notify.
+			c.mu.Lock()
+			if c.lastErr == nil {
+				c.lastErr = &wrapped{msg: "websocket: TLS: " + err.Error(), err: multiErr{ErrTLS, err}}
+			}
+			c.mu.Unlock()
+			return gnet.Close
+		}
+	}
+}
+
+// closeNotify sends TLS close_notify before the connection is dropped (best effort).
+func (s *session) closeNotify() {
+	if s.tls == nil || s.notified {
+		return
+	}
+	s.notified = true
+	c := s.c
+	c.mu.Lock()
+	if !s.fdGone {
+		s.inWrite = true
+		s.bridge.direct = false
+		_ = s.tls.CloseWrite()
+		s.inWrite = false
+	}
+	c.mu.Unlock()
+	s.afterWrite()
+}
+
+// tlsScratch is the loop's buffer for decrypted bytes; frames are parsed out of it before the
+// next record is decrypted, and a message split across records is copied out by the session.
+func (l *loop) tlsScratch() []byte {
+	if l.plain == nil {
+		l.plain = make([]byte, 32<<10)
+	}
+	return l.plain
+}
