@@ -61,17 +61,17 @@ func (r *Result) WriteHTML(w io.Writer) error {
 		sentName = ""
 	}
 	b.WriteString("<h2>Throughput over time</h2>\n")
-	tp := []chartSeries{{recvName, "#1f77b4", recv}, {"errors/s", "#d62728", errs}}
+	tp := []chartSeries{{recvName, "#1f77b4", recv, false}, {"errors/s", "#d62728", errs, false}}
 	if sentName != "" {
-		tp = append([]chartSeries{{sentName, "#2ca02c", sent}}, tp...)
+		tp = append([]chartSeries{{sentName, "#2ca02c", sent, true}}, tp...)
 	}
 	b.WriteString(svgChart(ts, tp, false, "seconds since start", "per second", nil, r.WarmupS))
 	if r.Scenario != Connect {
 		b.WriteString("<h2>Open connections over time</h2>\n")
-		b.WriteString(svgChart(ts, []chartSeries{{"open", "#9467bd", open}}, false, "seconds since start", "connections", nil, r.WarmupS))
+		b.WriteString(svgChart(ts, []chartSeries{{"open", "#9467bd", open, false}}, false, "seconds since start", "connections", nil, r.WarmupS))
 	}
 	fmt.Fprintf(&b, "<h2>Latency over time (%s, per second)</h2>\n", latName)
-	b.WriteString(svgChart(ts, []chartSeries{{"p50", "#2ca02c", p50}, {"p99", "#ff7f0e", p99}, {"max", "#d62728", pmax}}, true, "seconds since start", "ms", nil, r.WarmupS))
+	b.WriteString(svgChart(ts, []chartSeries{{"p50", "#2ca02c", p50, false}, {"p99", "#ff7f0e", p99, false}, {"max", "#d62728", pmax, false}}, true, "seconds since start", "ms", nil, r.WarmupS))
 
 	lat := r.Latency
 	if r.Scenario == Connect {
@@ -87,7 +87,7 @@ func (r *Result) WriteHTML(w io.Writer) error {
 		}
 		ticks := []tick{{0, "0%"}, {1, "90%"}, {2, "99%"}, {3, "99.9%"}, {4, "99.99%"}, {5, "99.999%"}}
 		fmt.Fprintf(&b, "<h2>Latency by percentile (%s, measured window, %s samples)</h2>\n", latName, fmtCount(h.TotalCount()))
-		b.WriteString(svgChart(xs, []chartSeries{{latName, "#1f77b4", ys}}, true, "percentile", "ms", ticks, -1))
+		b.WriteString(svgChart(xs, []chartSeries{{latName, "#1f77b4", ys, false}}, true, "percentile", "ms", ticks, -1))
 	}
 
 	js, err := json.Marshal(r.Series)
@@ -117,6 +117,7 @@ func (r *Result) WriteHTMLFile(path string) error {
 type chartSeries struct {
 	name, color string
 	ys          []float64
+	dashed      bool
 }
 
 type tick struct {
@@ -211,7 +212,11 @@ func svgChart(xs []float64, ss []chartSeries, logY bool, xlabel, ylabel string, 
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(xs[j]), py(y)))
 		}
 		cls := strings.NewReplacer("/", "-", " ", "-").Replace(s.name)
-		fmt.Fprintf(&b, "<polyline class=\"series-%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" points=\"%s\"/>\n", html.EscapeString(cls), s.color, strings.Join(pts, " "))
+		dash := ""
+		if s.dashed {
+			dash = ` stroke-dasharray="6 4"`
+		}
+		fmt.Fprintf(&b, "<polyline class=\"series-%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\"%s points=\"%s\"/>\n", html.EscapeString(cls), s.color, dash, strings.Join(pts, " "))
 		ly := T + 14 + 18*i
 		fmt.Fprintf(&b, "<line x1=\"%.0f\" y1=\"%d\" x2=\"%.0f\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/><text x=\"%.0f\" y=\"%d\">%s</text>\n",
 			L+pw+10, ly, L+pw+30, ly, s.color, L+pw+35, ly+4, html.EscapeString(s.name))

@@ -60,6 +60,11 @@ func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "target       %s\n", strings.Join(r.Targets, " "))
 	cfg := r.Config
 	load := fmt.Sprintf("%d connections", cfg.Conns)
+	if r.Scenario == Connect && r.Model == Open {
+		load = "dials on a schedule"
+	} else if r.Scenario == Connect {
+		load = fmt.Sprintf("%d dial loops", cfg.Conns)
+	}
 	if cfg.Rate > 0 {
 		unit := "msg/s"
 		if r.Scenario == Connect {
@@ -90,7 +95,7 @@ func (r *Result) WriteText(w io.Writer) {
 	c := r.Connections
 	conns := fmt.Sprintf("%s opened, %s failed, %s dropped (peak %s open)", fmtCount(c.Opened), fmtCount(c.Failed), fmtCount(c.Dropped), fmtCount(c.Peak))
 	if r.Scenario == Connect {
-		conns = fmt.Sprintf("%s dials succeeded, %s failed: %s handshakes/s in the window", fmtCount(c.Opened), fmtCount(c.Failed), fmtRate(c.UpgradesPerS))
+		conns = fmt.Sprintf("%s dials succeeded, %s failed: %s handshakes in the window", fmtCount(c.Opened), fmtCount(c.Failed), fmtRate(c.UpgradesPerS))
 	} else {
 		conns = fmt.Sprintf("%s of %s opened, %s failed, %s dropped (peak %s open)", fmtCount(c.Opened), fmtCount(c.Target), fmtCount(c.Failed), fmtCount(c.Dropped), fmtCount(c.Peak))
 	}
@@ -199,11 +204,14 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 }
 
-func (r *Result) modelName() string {
+func (r *Result) modelName() string { return ModelName(r.Scenario, r.Model) }
+
+// ModelName describes how a scenario offers load ("open model", "server-paced"...).
+func ModelName(s Scenario, m Model) string {
 	switch {
-	case r.Model != "":
-		return string(r.Model) + " model"
-	case r.Scenario == Push:
+	case m != "":
+		return string(m) + " model"
+	case s == Push:
 		return "server-paced"
 	}
 	return "connections held, no messages"

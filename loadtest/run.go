@@ -630,6 +630,12 @@ func (r *run) progress(p Point, dt float64, final bool) {
 	case Connect:
 		line = fmt.Sprintf("[%5.1fs %-7s] dials %d/s ok %d/s err %d | connect p50 %s p99 %s max %s",
 			p.T, phase, perS(p.Sent), perS(p.Received), p.Errors, fmtMs(p.P50Ms), fmtMs(p.P99Ms), fmtMs(p.MaxMs))
+	case Soak:
+		if !r.messages {
+			line = fmt.Sprintf("[%5.1fs %-7s] open %d/%d | dropped %d | err %d", p.T, phase, p.Open, target, r.dropped.Load(), p.Errors)
+			break
+		}
+		fallthrough
 	case Push:
 		line = fmt.Sprintf("[%5.1fs %-7s] open %d/%d | recv %d/s | err %d | p50 %s p99 %s max %s",
 			p.T, phase, p.Open, target, perS(p.Received), p.Errors, fmtMs(p.P50Ms), fmtMs(p.P99Ms), fmtMs(p.MaxMs))

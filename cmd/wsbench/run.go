@@ -276,7 +276,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	if !f.quiet {
-		fmt.Fprintf(stderr, "wsbench: %s, %s model, %d connections → %s\n", cfg.Scenario, cfg.Model, len(cfg.Shard.IDs(cfg.Conns)), strings.Join(cfg.Targets, " "))
+		fmt.Fprintf(stderr, "wsbench: %s, %s, %d connections → %s\n", cfg.Scenario, loadtest.ModelName(cfg.Scenario, cfg.Model), len(cfg.Shard.IDs(cfg.Conns)), strings.Join(cfg.Targets, " "))
 	}
 
 	report := stdout
@@ -321,6 +321,16 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 			res.SLO, _ = loadtest.CheckSLO(res, slos)
 		}
 		res.WriteText(report)
+	}
+	for _, e := range res.Errors {
+		switch e.Kind {
+		case loadtest.KindTooManyFiles:
+			soft, hard, _ := loadtest.RaiseFileLimit()
+			fmt.Fprintf(stderr, "wsbench: %d dials failed with EMFILE/ENFILE: the open-file limit (RLIMIT_NOFILE) is %d, hard limit %d. Raise it (ulimit -n %d, or LimitNOFILE= / the container runtime's nofile), or split the connections over processes or machines with -shard i/n\n",
+				e.Count, soft, hard, max(hard, 1048576))
+		case loadtest.KindAddrNotAvail:
+			fmt.Fprintf(stderr, "wsbench: %d dials failed with EADDRNOTAVAIL: the local ports towards this target are used up (about 28k per source address and destination). Spread connections over source addresses with -source-ips 127.0.0.2-127.0.0.200 (loopback) or a CIDR of the host's addresses, or shard over machines\n", e.Count)
+		}
 	}
 	code := 0
 	if err := writeOutputs(res, f.jsonOut, f.htmlOut, stdout); err != nil {
