@@ -34,6 +34,8 @@ type faultHandler struct {
 }
 
 func (h *faultHandler) OnOpen(c *engine.Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	st := c.Value().(*faultConn)
 	st.opens++
 	if st.opens > 1 && !st.finished {
@@ -44,6 +46,8 @@ func (h *faultHandler) OnOpen(c *engine.Conn) {
 }
 
 func (h *faultHandler) OnMessage(c *engine.Conn, _ engine.MessageType, data []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	st := c.Value().(*faultConn)
 	if st.finished {
 		return
@@ -61,6 +65,8 @@ func (h *faultHandler) OnMessage(c *engine.Conn, _ engine.MessageType, data []by
 }
 
 func (h *faultHandler) OnClose(c *engine.Conn, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	st := c.Value().(*faultConn)
 	st.closes++
 	st.lastErr = err
@@ -129,6 +135,8 @@ func TestFaultsUnderLoad(t *testing.T) {
 	// The reconnected connections redial /reset?after=N too: their new session resets again
 	// after N more echoes unless the run ends first, so count only the first reset as required.
 	var resets int
+	h.mu.Lock() // late callbacks (a reset after a finished run) may still come
+	defer h.mu.Unlock()
 	for i, st := range states {
 		if st.resetAt == 0 {
 			if st.closes != 0 || st.opens != 1 {
@@ -154,7 +162,9 @@ func TestFaultsUnderLoad(t *testing.T) {
 	if s.Reconnects < int64(resets) {
 		t.Errorf("%d reconnections for %d resets", s.Reconnects, resets)
 	}
+	h.mu.Unlock()
 	for _, c := range all {
 		c.Close()
 	}
+	h.mu.Lock()
 }

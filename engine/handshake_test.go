@@ -181,8 +181,11 @@ func TestDialRefusedAndBadURLs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("refused: got %v", err)
 	}
-	if _, err := eng.Dial(context.Background(), "wss://"+addr+"/", nil); !errors.Is(err, engine.ErrNotSupported) {
-		t.Errorf("wss: got %v", err)
+	if _, err := eng.Dial(context.Background(), "wss://"+addr+"/", nil); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("wss refused: got %v", err)
+	}
+	if _, err := eng.Dial(context.Background(), "ws:///nohost", nil); err == nil || !strings.Contains(err.Error(), "no host") {
+		t.Errorf("no host: got %v", err)
 	}
 	if _, err := eng.Dial(context.Background(), "http://"+addr+"/", nil); err == nil {
 		t.Error("http:// accepted")
