@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -739,6 +740,11 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 	}
 	if cfg.Ping > 0 {
 		res.Extra = &ExtraCounts{Pongs: pongs}
+	}
+	if cfg.Ramp > 0 && cfg.Scenario != Connect {
+		if rampS := float64(cfg.Conns) / cfg.Ramp; rampS > cfg.Warmup.Seconds() {
+			res.addNote(fmt.Sprintf("the ramp-up (%d connections at %g/s: %.1f s) outlasts the warm-up (%.1f s): the measured window includes part of it; use -warmup %.0fs or more", cfg.Conns, cfg.Ramp, rampS, cfg.Warmup.Seconds(), math.Ceil(rampS)))
+		}
 	}
 	res.Errors, res.ErrorsTotal = r.errs.snapshot()
 	r.seriesMu.Lock()

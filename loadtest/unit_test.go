@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +263,26 @@ func TestReportRendering(t *testing.T) {
 	for _, want := range []string{"p99.99", "round trip", "timeout", "connections"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report has no %q:\n%s", want, text.String())
+		}
+	}
+}
+
+func TestLiveMetrics(t *testing.T) {
+	l := NewLive(Echo, Shard{1, 3})
+	l.Observe(Point{T: 1, Sent: 10, Received: 9, Errors: 1, Open: 5, P99Ms: 2})
+	l.Observe(Point{T: 2, Sent: 10, Received: 10, Open: 5, P99Ms: 4})
+	rec := httptest.NewRecorder()
+	l.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`wsbench_messages_sent_total{scenario="echo",shard="1/3"} 20`,
+		`wsbench_messages_received_total{scenario="echo",shard="1/3"} 19`,
+		`wsbench_errors_total{scenario="echo",shard="1/3"} 1`,
+		`wsbench_latency_p99_seconds{scenario="echo",shard="1/3"} 0.004`,
+		"# TYPE wsbench_connections_open gauge",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics have no %q:\n%s", want, body)
 		}
 	}
 }
