@@ -101,6 +101,7 @@ func ParseHeader(b []byte) (h Header, n int, err error) {
 	}
 	b0, b1 := b[0], b[1]
 	len7 := b1 & len7Bits
+	masked := b1&maskBit != 0
 	n = 2
 	switch len7 {
 	case len16Mark:
@@ -108,7 +109,7 @@ func ParseHeader(b []byte) (h Header, n int, err error) {
 	case len64Mark:
 		n += 8
 	}
-	if b1&maskBit != 0 {
+	if masked {
 		n += 4
 	}
 	// Report an impossible 64-bit length as soon as its first byte is here,
@@ -119,22 +120,25 @@ func ParseHeader(b []byte) (h Header, n int, err error) {
 	if len(b) < n {
 		return Header{}, n, nil
 	}
-	h.Fin = b0&finBit != 0
-	h.Rsv = b0 & rsvBits
-	h.Opcode = Opcode(b0 & opcodeBits)
-	h.Masked = b1&maskBit != 0
+	length := int64(len7)
 	switch len7 {
 	case len16Mark:
-		h.Length = int64(binary.BigEndian.Uint16(b[2:4]))
+		length = int64(binary.BigEndian.Uint16(b[2:4]))
 	case len64Mark:
-		h.Length = int64(binary.BigEndian.Uint64(b[2:10]))
-	default:
-		h.Length = int64(len7)
+		length = int64(binary.BigEndian.Uint64(b[2:10]))
 	}
-	if h.Masked {
-		copy(h.Mask[:], b[n-4:n])
+	var mask [4]byte
+	if masked {
+		mask = [4]byte(b[n-4 : n])
 	}
-	return h, n, nil
+	return Header{
+		Fin:    b0&finBit != 0,
+		Rsv:    b0 & rsvBits,
+		Opcode: Opcode(b0 & opcodeBits),
+		Masked: masked,
+		Mask:   mask,
+		Length: length,
+	}, n, nil
 }
 
 // HeaderSize is the size of a minimally encoded header for a payload of length bytes.
