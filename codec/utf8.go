@@ -13,7 +13,7 @@ import (
 //
 // It is a shift-based DFA: each state is a bit offset (a multiple of 6) and
 // utf8Rows[b] packs, for every state s, the next state at bits s..s+5. One step is
-// then a table load, a shift and a mask, with no branch.
+// then a table load and a shift, with no branch.
 const (
 	utf8Accept  = 0 * 6 // between characters; zero so that the zero validator is ready
 	utf8Reject  = 1 * 6 // sticky
