@@ -183,6 +183,9 @@ func (r *Result) WriteText(w io.Writer) {
 		if cpu.IncludesServer {
 			fmt.Fprint(w, ", including the in-process server")
 		}
+		if cpu.LoadAvg > 0 {
+			fmt.Fprintf(w, "; load average %.1f", cpu.LoadAvg)
+		}
 		fmt.Fprintln(w)
 		if cpu.Saturated {
 			fmt.Fprintf(w, "WARNING      the generator ran above %.0f%% CPU: the figures include its own queueing; use fewer connections or a lower rate per process, or shard (-shard i/n) across machines\n", SaturationThreshold)

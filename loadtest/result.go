@@ -132,6 +132,9 @@ type CPUUsage struct {
 	Saturated bool `json:"saturated"`
 	// IncludesServer: the in-process reference server ran in the same process.
 	IncludesServer bool `json:"includes_server,omitempty"`
+	// LoadAvg is the machine's 1-minute load average at the end (Linux), to tell a starved
+	// generator (load above the core count, our share low) from a saturated one.
+	LoadAvg float64 `json:"load_avg,omitempty"`
 }
 
 // SaturationThreshold is the CPU share above which a report warns that the generator, not

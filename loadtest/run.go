@@ -760,6 +760,15 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 		res.CPU.Percent = 100 * (user + sys) / (wall * float64(cores))
 	}
 	res.CPU.Saturated = res.CPU.Percent > SaturationThreshold
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		var la float64
+		if _, err := fmt.Sscan(string(b), &la); err == nil {
+			res.CPU.LoadAvg = la
+			if n := runtime.NumCPU(); la > float64(n) {
+				res.addNote(fmt.Sprintf("the machine was busy: load average %.1f on %d CPUs; latency includes waiting for a CPU behind other processes", la, n))
+			}
+		}
+	}
 	return res
 }
 
