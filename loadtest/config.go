@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -133,6 +134,8 @@ type Config struct {
 	Drain time.Duration
 	// ConnectTimeout per dial (default 8 s).
 	ConnectTimeout time.Duration
+	// TLSConfig for wss:// targets (nil: verify against the system roots).
+	TLSConfig *tls.Config
 	// SourceIPs, when set, are bound as local addresses, round robin by connection id.
 	SourceIPs []net.IP
 	Shard     Shard

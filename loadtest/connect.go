@@ -63,7 +63,8 @@ func (r *run) attempt(ctx context.Context, id int, intended int64) {
 	c, err := r.eng.Dial(ctx, r.cfg.target(id), r.dialOptions(cs))
 	done := r.clk.Now()
 	if err != nil {
-		if ctx.Err() != nil && r.closing.Load() {
+		if ctx.Err() != nil && !r.sending.Load() {
+			r.cancelledDials.Add(1)
 			return
 		}
 		r.failed.Add(1)

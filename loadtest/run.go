@@ -160,6 +160,7 @@ type run struct {
 	sending, closing atomic.Bool
 	messages         bool // connections exchange messages (echo, soak with a rate)
 	open, peak       atomic.Int64
+	cancelledDials   atomic.Int64
 	opened, failed   atomic.Int64
 	dropped          atomic.Int64
 	remaining        atomic.Int64 // messages left to send in count mode (-1: unlimited)
@@ -373,6 +374,7 @@ func (r *run) dialOptions(cs *connState) *engine.DialOptions {
 		LocalAddr:      r.cfg.localAddr(cs.id),
 		PingInterval:   r.cfg.Ping,
 		ConnectTimeout: r.cfg.ConnectTimeout,
+		TLSConfig:      r.cfg.TLSConfig,
 		Trace:          cs.trace,
 	}
 }
@@ -384,8 +386,9 @@ func (r *run) dial(ctx context.Context, cs *connState, intended int64) {
 	done := r.clk.Now()
 	if err != nil {
 		cs.down.Store(true)
-		if ctx.Err() != nil && r.closing.Load() {
-			return // the run ended while this dial waited
+		if ctx.Err() != nil && !r.sending.Load() {
+			r.cancelledDials.Add(1) // the run ended while this dial waited
+			return
 		}
 		r.failed.Add(1)
 		r.errs.addErr(err)
@@ -740,6 +743,9 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 	}
 	if cfg.Ping > 0 {
 		res.Extra = &ExtraCounts{Pongs: pongs}
+	}
+	if n := r.cancelledDials.Load(); n > 0 {
+		res.addNote(fmt.Sprintf("%d dials were still in progress when the run ended: cancelled, counted neither as opened nor as failed", n))
 	}
 	if cfg.Ramp > 0 && cfg.Scenario != Connect {
 		if rampS := float64(cfg.Conns) / cfg.Ramp; rampS > cfg.Warmup.Seconds() {

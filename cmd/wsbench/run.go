@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -110,7 +111,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.IntVar(&f.loops, "loops", 0, "engine event loops (default GOMAXPROCS)")
 	fs.IntVar(&f.serverLoops, "server-loops", 0, "event loops of the in-process server when no URL is given (default GOMAXPROCS)")
 	fs.BoolVar(&f.compress, "compress", false, "offer permessage-deflate (not supported yet)")
-	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS verification for wss:// (not supported yet)")
+	fs.BoolVar(&f.insecure, "insecure", false, "wss://: do not verify the server's certificate (testing only)")
 	fs.BoolVar(&f.quiet, "q", false, "no live progress on stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: wsbench run [flags] [URL...]   (also: wsbench [flags] [URL...], wsbench find ..., wsbench merge FILES)\n\n"+
@@ -161,14 +162,14 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	if f.compress {
 		return fail("-compress: permessage-deflate is not supported yet (the engine has no compression option yet)")
 	}
-	if f.insecure {
-		return fail("-insecure: not supported yet (the engine does not dial wss:// yet)")
-	}
 	cfg := loadtest.Config{
 		Scenario: loadtest.Scenario(f.scenario), Conns: f.conns, Duration: f.duration, Messages: f.messages,
 		Rate: f.rate, PerConnRate: f.perConn, Size: f.size, Binary: f.binary, Headers: f.headers,
 		Subprotocols: f.protos, Ping: f.ping, Warmup: f.warmup, Ramp: f.ramp, Drain: f.drain,
 		ConnectTimeout: f.connectTimeout, Loops: f.loops,
+	}
+	if f.insecure {
+		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true} // the user asked: -insecure
 	}
 	if f.modelSet {
 		cfg.Model = loadtest.Model(f.model)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -111,7 +112,6 @@ func TestRunFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "-compress"}, "not supported yet"},
-		{[]string{"run", "-insecure"}, "not supported yet"},
 		{[]string{"run", "-scenario", "nope", "ws://127.0.0.1:1/"}, "unknown scenario"},
 		{[]string{"run", "-model", "closed", "-r", "10", "ws://127.0.0.1:1/"}, "closed model has no rate"},
 		{[]string{"run", "-shard", "2/2"}, "-shard"},
@@ -150,6 +150,34 @@ func TestRefusedIsCountedByKind(t *testing.T) {
 		t.Fatalf("no JSON on stdout:\n%s", out)
 	}
 	if r.Connections.Failed != 3 || len(r.Errors) != 1 || r.Errors[0].Kind != loadtest.KindRefused {
+		t.Fatalf("connections %+v errors %+v", r.Connections, r.Errors)
+	}
+}
+
+// wss:// to a server that answers in plain HTTP fails the TLS handshake: counted as "tls".
+func TestTLSFailureIsCountedByKind(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+			_ = c.Close()
+		}
+	}()
+	url := "wss://" + ln.Addr().String() + "/echo"
+	code, out, errs := wsbench(t, "run", "-insecure", "-c", "2", "-d", "1s", "-warmup", "0", "-q", "-json", "-", url)
+	var r loadtest.Result
+	if code != 1 || json.Unmarshal([]byte(out), &r) != nil {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if r.Connections.Failed != 2 || len(r.Errors) != 1 || r.Errors[0].Kind != loadtest.KindTLS {
 		t.Fatalf("connections %+v errors %+v", r.Connections, r.Errors)
 	}
 }
