@@ -183,6 +183,19 @@ func (p *ResponseParser) HTTPHeader() http.Header {
 	return h
 }
 
+// AppendHeaderLines appends the response's headers as "Name: value\n" lines, in the order
+// they came: a compact form a caller can keep instead of an http.Header (one small string
+// rather than a map per connection).
+func (p *ResponseParser) AppendHeaderLines(dst []byte) []byte {
+	for _, f := range p.fields {
+		dst = append(dst, p.buf[f.ns:f.ne]...)
+		dst = append(dst, ": "...)
+		dst = append(dst, p.buf[f.vs:f.ve]...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
 // Body is the body kept from a non-101 response (at most MaxBodyBytes,
 // chunked coding removed). Valid until the next Reset.
 func (p *ResponseParser) Body() []byte { return p.body[:len(p.body):len(p.body)] }
