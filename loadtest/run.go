@@ -156,6 +156,7 @@ type run struct {
 	stripes []*stripe
 	senders []*sender
 	conns   []*connState
+	nconns  int // this shard's connections
 
 	sending, closing atomic.Bool
 	messages         bool // connections exchange messages (echo, soak with a rate)
@@ -219,6 +220,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 func (r *run) run(ctx context.Context) (*Result, error) {
 	cfg := r.cfg
 	ids := cfg.Shard.IDs(cfg.Conns)
+	r.nconns = len(ids)
 	nstripes := min(runtime.GOMAXPROCS(0), len(ids))
 	if cfg.Scenario == Connect && cfg.Model == Open {
 		nstripes = runtime.GOMAXPROCS(0)
@@ -628,7 +630,7 @@ func (r *run) progress(p Point, dt float64, final bool) {
 	case p.Warmup:
 		phase = "warm-up"
 	}
-	target := len(cfg.Shard.IDs(cfg.Conns))
+	target := r.nconns
 	var line string
 	switch cfg.Scenario {
 	case Connect:
@@ -743,6 +745,15 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 	}
 	if cfg.Ping > 0 {
 		res.Extra = &ExtraCounts{Pongs: pongs}
+	}
+	if cfg.Model == Open && r.messages && cfg.Messages == 0 && res.MeasuredS > 0 {
+		want := cfg.Rate * Share(r.nconns, cfg.Conns)
+		if cfg.PerConnRate {
+			want = cfg.Rate * float64(r.nconns)
+		}
+		if got := res.Messages.SendPerS; got < 0.98*want {
+			res.addNote(fmt.Sprintf("offered %.0f msg/s of the %.0f scheduled (%.0f%%): %d connections not open, %d sends unsent; the missing load was not offered", got, want, 100*got/want, r.nconns-int(r.open.Load()), res.Messages.Unsent))
+		}
 	}
 	if n := r.cancelledDials.Load(); n > 0 {
 		res.addNote(fmt.Sprintf("%d dials were still in progress when the run ended: cancelled, counted neither as opened nor as failed", n))
