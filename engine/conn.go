@@ -43,6 +43,7 @@ type Conn struct {
 	closeSent     bool // our close frame is queued: nothing may follow it
 	closeTimerDue bool // the loop arms the close timer when it writes our close frame
 	maskState     uint64
+	defl          *deflateState // permessage-deflate send side, nil when off (compression.go)
 	roomWait      chan struct{} // closed and replaced when room appears (lazy)
 	// delivery side
 	mode       Mode
@@ -101,7 +102,8 @@ type session struct {
 	timerDue   int64 // tick of this session's live timer-wheel entry, 0 if none
 	upgradeDue int64
 	closeDue   int64
-	pf         pendingFail // a protocol failure held back for the application (session_fail.go)
+	pf         pendingFail   // a protocol failure held back for the application (session_fail.go)
+	infl       *inflateState // permessage-deflate receive side, nil when off (session_inflate.go)
 }
 
 // Value returns DialOptions.Value.

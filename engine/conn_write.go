@@ -49,6 +49,7 @@ var (
 )
 
 func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool) error {
+	op, plain := splitOpcode(op)
 	if op != codec.OpText && op != codec.OpBinary && !op.IsControl() {
 		return errBadMessageType
 	}
@@ -85,6 +86,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool
 		c.mu.Lock()
 	}
 	s := c.sess
+	data, zbuf := c.deflateLocked(op, data, plain)
 	var wake bool
 	if c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.fdGone && s.cipherOut == nil {
 		wake = c.writeDirectLocked(s, op, data)
@@ -92,6 +94,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool
 		c.appendFrameLocked(op, data)
 		wake = c.markDirtyLocked()
 	}
+	putDeflated(zbuf)
 	c.mu.Unlock()
 	if wake {
 		s.l.scheduleFlush(s)
@@ -126,6 +129,7 @@ func (c *Conn) pendingLocked() int {
 func (c *Conn) appendFrameLocked(op codec.Opcode, data []byte) {
 	h := codec.Header{Fin: true, Opcode: op, Masked: true, Length: int64(len(data))}
 	h.Mask = nextMaskKey(&c.maskState)
+	h.Rsv = c.takeRSVLocked()
 	size := codec.HeaderSize(h.Length, true) + len(data)
 	if c.out == nil {
 		c.out = pool.Get(size)

@@ -27,6 +27,9 @@ func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn
 		return nil, ErrEngineClosed
 	}
 	opts := o.withDefaults()
+	if err := prepareCompression(&opts); err != nil {
+		return nil, err
+	}
 	u, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -110,7 +113,7 @@ func (c *Conn) connect(ctx context.Context) error {
 	var key [24]byte
 	codec.GenerateKey(&key)
 	s.req = pool.Get(512)
-	s.req.B, err = codec.AppendRequest(s.req.B, c.url, key[:], &codec.RequestOptions{Protocols: o.Protocols, Header: o.Header})
+	s.req.B, err = codec.AppendRequest(s.req.B, c.url, key[:], &codec.RequestOptions{Protocols: o.Protocols, Header: o.Header, Extensions: o.Compression.offerText()})
 	if err != nil {
 		nc.Close()
 		pool.Put(s.req)
@@ -128,7 +131,7 @@ func (c *Conn) connect(ctx context.Context) error {
 		}
 	}
 	s.parser = parserPool.Get().(*codec.ResponseParser)
-	s.parser.Reset(key[:], o.Protocols, nil)
+	s.parser.Reset(key[:], o.Protocols, o.Compression.extNames())
 	s.upgradeDue = e.tickAt(deadline)
 
 	c.mu.Lock()

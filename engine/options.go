@@ -99,6 +99,8 @@ type DialOptions struct {
 	Reconnect *ReconnectPolicy
 	// Trace, when set, sees this connection's events (overrides Options.Trace).
 	Trace TraceFunc
+	// Compression, when set, offers permessage-deflate (RFC 7692); see Compression.
+	Compression *Compression
 	// Value is the application's state for this connection (WebSockex's state), returned by
 	// Conn.Value; a pointer lets Handler callbacks keep per-connection state without a map.
 	Value any

@@ -50,6 +50,11 @@ func (s *session) readUpgrade(buf []byte) gnet.Action {
 		s.failDial(s.handshakeError(nil))
 		return gnet.Close
 	}
+	if err := s.negotiateCompression(); err != nil {
+		s.c.eng.stats.handshakeErrors.Add(1)
+		s.failDial(s.handshakeError(err))
+		return gnet.Close
+	}
 	c := s.c
 	c.mu.Lock()
 	c.subprotocol = s.parser.Subprotocol()

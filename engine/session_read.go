@@ -122,9 +122,10 @@ func (s *session) parseHeader(buf []byte) (h codec.Header, used int, ok bool, er
 // beginFrame applies the protocol rules to a new frame header. stop reports that the
 // connection failed (act says how) or a zero-length frame already ended the session.
 func (s *session) beginFrame(h codec.Header) (act gnet.Action, stop bool) {
-	if err := s.checker.Check(h, 0); err != nil {
+	if err := s.checker.Check(h, s.allowedRSV()); err != nil {
 		return s.fail(err), true
 	}
+	s.noteRSV(h)
 	if !h.Opcode.IsControl() {
 		if h.Opcode != codec.OpContinuation {
 			s.msgType = h.Opcode
@@ -180,6 +181,9 @@ func (s *session) payload(chunk []byte) (gnet.Action, bool) {
 		return act, stop
 	}
 
+	if s.inflating() {
+		return s.inflatePayload(chunk, whole, frameDone)
+	}
 	if s.msgType == codec.OpText && s.utf8.Write(chunk) >= 0 {
 		return s.fail(codec.ErrInvalidUTF8), true // fail fast, before the message ends
 	}
