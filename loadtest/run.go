@@ -159,6 +159,7 @@ type run struct {
 	nconns  int // this shard's connections
 
 	sending, closing atomic.Bool
+	dialsDone        atomic.Bool
 	messages         bool // connections exchange messages (echo, soak with a rate)
 	open, peak       atomic.Int64
 	cancelledDials   atomic.Int64
@@ -288,10 +289,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		}
 		dialWG.Add(1)
 		go r.dialAll(dialCtx, &dialWG)
+		go func() { dialWG.Wait(); r.dialsDone.Store(true) }()
 	}
 
 	// Wait for the end of the window, the last message (count mode), or cancellation.
-	interrupted := false
+	interrupted, allGone := false, false
 	tick := time.NewTicker(10 * time.Millisecond)
 	for {
 		select {
@@ -300,6 +302,10 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		case <-tick.C:
 		}
 		if interrupted || r.clk.Now() >= r.end || (cfg.Messages > 0 && r.remaining.Load() == 0) {
+			break
+		}
+		if cfg.Scenario != Connect && r.dialsDone.Load() && r.open.Load() == 0 {
+			allGone = true // every connection failed or dropped: nothing left to measure
 			break
 		}
 	}
@@ -337,6 +343,9 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	res := r.result(sendEnd, &ru0, &ru1)
 	if interrupted {
 		res.addNote("interrupted before the end: partial result")
+	}
+	if allGone {
+		res.addNote("stopped early: no connection was left open")
 	}
 	return res, nil
 }
@@ -394,6 +403,7 @@ func (r *run) dial(ctx context.Context, cs *connState, intended int64) {
 		}
 		r.failed.Add(1)
 		r.errs.addErr(err)
+		r.forfeit(cs) // nobody else owns the quota of a connection that never opened
 		return
 	}
 	r.opened.Add(1)
@@ -414,6 +424,10 @@ func (r *run) openSend(cs *connState, intended int64) bool {
 	st := cs.st
 	if cs.down.Load() || cs.conn == nil {
 		st.unsent.Add(1)
+		if cs.quota > 0 {
+			r.forfeit(cs) // count mode: this connection's remaining messages will never go
+			return false
+		}
 		return true // keep the slot: every due send that is not made is counted
 	}
 	r.pl.Fill(cs.buf, uint64(cs.id), cs.seq, intended)
@@ -440,6 +454,16 @@ func (r *run) sentOne(cs *connState, intended int64) {
 	cs.st.sent.Add(1)
 	if intended >= r.warmEnd {
 		cs.st.sentM.Add(1)
+	}
+}
+
+// forfeit gives up the rest of a connection's message quota (count mode), so that the run
+// does not wait for messages that cannot be sent. Only the quota's owner may call it.
+func (r *run) forfeit(cs *connState) {
+	if cs.quota > 0 {
+		r.remaining.Add(-cs.quota)
+		cs.st.unsent.Add(cs.quota)
+		cs.quota = 0
 	}
 }
 
@@ -538,6 +562,9 @@ func (h *handler) OnClose(c *engine.Conn, err error) {
 	r := h.r
 	cs := c.Value().(*connState)
 	cs.down.Store(true)
+	if r.messages && r.cfg.Model == Closed {
+		r.forfeit(cs) // the loop owns the closed model's quota
+	}
 	r.open.Add(-1)
 	if !r.closing.Load() && !cs.selfClose.Load() {
 		r.dropped.Add(1)

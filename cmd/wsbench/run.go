@@ -94,7 +94,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.StringVar(&f.tokens, "tokens", "", "FILE of tokens, one per line, for {{token}} in -H (connection id mod count)")
 	fs.Var(&f.protos, "subprotocol", "subprotocol to offer (repeatable or comma list)")
 	fs.DurationVar(&f.ping, "ping", 0, "keepalive ping interval (soak default 5s); a silent peer is declared dead after as long again")
-	fs.DurationVar(&f.warmup, "warmup", time.Second, "warm-up excluded from the results (messages whose intended send time falls in it)")
+	fs.DurationVar(&f.warmup, "warmup", time.Second, "warm-up excluded from the results (messages whose intended send time falls in it); 0 by default with -n")
 	fs.Float64Var(&f.ramp, "ramp", 0, "connections opened per second over all shards (0: as fast as dials go)")
 	fs.DurationVar(&f.drain, "drain", loadtest.DefaultDrain, "wait this long for outstanding replies after the last send")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 8*time.Second, "per dial: TCP connect and upgrade")
@@ -178,6 +178,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if f.messages > 0 && !isSet(f.fs, "d") {
 		cfg.Duration = 0
+	}
+	if f.messages > 0 && !isSet(f.fs, "warmup") {
+		cfg.Warmup = 0 // a counted run measures every message unless a warm-up is asked for
 	}
 	if f.payload != "" {
 		b, err := os.ReadFile(f.payload)
