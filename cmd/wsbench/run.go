@@ -114,7 +114,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.BoolVar(&f.insecure, "insecure", false, "wss://: do not verify the server's certificate (testing only)")
 	fs.BoolVar(&f.quiet, "q", false, "no live progress on stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: wsbench run [flags] [URL...]   (also: wsbench [flags] [URL...], wsbench find ..., wsbench merge FILES)\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: wsbench run [flags] [URL...]   (wsbench alone runs the default; wsbench find [flags] [URL...]; wsbench merge FILES)\n\n"+
 			"Connections are spread round robin over the URLs. Flags:\n")
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), runExamples)
