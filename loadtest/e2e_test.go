@@ -94,3 +94,21 @@ func TestPushNoLoss(t *testing.T) {
 		t.Fatalf("latency %+v", res.Latency)
 	}
 }
+
+// Failures are counted by kind, from the engine's typed errors.
+func TestErrorKinds(t *testing.T) {
+	s := startServer(t)
+	for _, c := range []struct {
+		path, kind    string
+		failed, drops int64
+	}{
+		{"/nope", "handshake_404", 3, 0},
+		{"/close?code=4001&reason=bye", "close_4001", 0, 3},
+		{"/reset?after=3", KindReset, 0, 3},
+	} {
+		res := runOrFail(t, Config{Scenario: Echo, Targets: []string{s.URL() + c.path}, Conns: 3, Duration: 300 * time.Millisecond, Loops: 1, Drain: 100 * time.Millisecond})
+		if res.Connections.Failed != c.failed || res.Connections.Dropped != c.drops || len(res.Errors) != 1 || res.Errors[0].Kind != c.kind || res.Errors[0].Count != 3 {
+			t.Errorf("%s: connections %+v errors %+v; want kind %s", c.path, res.Connections, res.Errors, c.kind)
+		}
+	}
+}
