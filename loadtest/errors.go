@@ -128,7 +128,7 @@ func (e *errCounter) addErr(err error) { e.add(Classify(err), err) }
 func (e *errCounter) snapshot() ([]ErrorCount, int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []ErrorCount
+	out := []ErrorCount{}
 	var n int64
 	for k, v := range e.counts {
 		out = append(out, ErrorCount{Kind: k, Count: v, Example: e.examples[k]})

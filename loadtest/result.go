@@ -266,6 +266,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 		}
 	}
 	m.Config.Conns = int(m.Connections.Target)
+	m.Errors = []ErrorCount{}
 	for _, e := range errs {
 		m.Errors = append(m.Errors, *e)
 	}
