@@ -3,6 +3,8 @@ package loadtest
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Clock is a run's time source: monotonic nanoseconds since an origin. The schedule, the
@@ -46,16 +48,33 @@ type realSleeper struct {
 	t *time.Timer
 }
 
+// preciseSleep: waits shorter than this end in nanosleep(2) on the sender's thread rather
+// than on a Go timer. Go's timers wake through epoll_wait, whose timeout is in whole
+// milliseconds: a 200 µs timer sleep lasts about 1 ms when nothing else is running, which
+// would turn a smooth schedule into 1 ms bursts (and show as sender lag). nanosleep wakes
+// within tens of microseconds.
+const preciseSleep = 2 * time.Millisecond
+
 func (s *realSleeper) SleepUntil(t int64, wake <-chan struct{}) {
-	d := time.Duration(t - s.c.Now())
-	if d <= 0 {
-		return
-	}
-	s.t.Reset(d)
-	select {
-	case <-s.t.C:
-	case <-wake:
-		s.t.Stop()
+	for {
+		d := time.Duration(t - s.c.Now())
+		if d <= 0 {
+			return
+		}
+		if d <= preciseSleep {
+			ts := unix.NsecToTimespec(int64(d))
+			if err := unix.Nanosleep(&ts, nil); err == unix.EINTR {
+				continue
+			}
+			return
+		}
+		s.t.Reset(d - preciseSleep/2) // the last stretch is slept precisely
+		select {
+		case <-s.t.C:
+		case <-wake:
+			s.t.Stop()
+			return
+		}
 	}
 }
 
