@@ -2,12 +2,22 @@ package loadtest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/engine"
 )
 
 func TestShardPartition(t *testing.T) {
@@ -283,6 +293,35 @@ func TestLiveMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics have no %q:\n%s", want, body)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("websocket: dial ws://x: %w", err) }
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{wrap(syscall.ECONNREFUSED), KindRefused},
+		{wrap(&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EADDRNOTAVAIL)}), KindAddrNotAvail},
+		{wrap(syscall.EMFILE), KindTooManyFiles},
+		{wrap(engine.ErrTimeout), KindTimeout},
+		{wrap(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), KindTLS},
+		{wrap(x509.UnknownAuthorityError{}), KindTLS},
+		{&engine.HandshakeError{StatusCode: 401, Status: "401 Unauthorized"}, "handshake_401"},
+		{&engine.HandshakeError{StatusCode: 101, Reason: "bad Sec-WebSocket-Accept"}, KindHandshake},
+		{&engine.CloseError{Code: 1001, Remote: true}, "close_1001"},
+		{&engine.CloseError{Code: 1000}, "close_1000_by_client"},
+		{codec.ErrMaskedFrame, KindProtocol},
+		{engine.ErrSlowConsumer, KindSlowConsumer},
+		{engine.ErrBackedUp, KindBackedUp},
+		{wrap(syscall.ECONNRESET), KindReset},
+		{engine.ErrAbnormalClose, KindAbnormal},
+		{errors.New("something else"), KindOther},
+	} {
+		if got := Classify(c.err); got != c.want {
+			t.Errorf("Classify(%v) = %q, want %q", c.err, got, c.want)
 		}
 	}
 }
