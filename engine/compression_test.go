@@ -1,0 +1,447 @@
+package engine_test
+
+import (
+	"bufio"
+	"bytes"
+	stdflate "compress/flate"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/engine"
+)
+
+// deflateTestServer is a raw server that answers the upgrade with the given
+// Sec-WebSocket-Extensions value ("" for none) and then runs script.
+func deflateTestServer(t *testing.T, answer string, script func(c net.Conn, br *bufio.Reader)) string {
+	t.Helper()
+	return rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		extra := ""
+		if answer != "" {
+			extra = "Sec-WebSocket-Extensions: " + answer + "\r\n"
+		}
+		if _, err := upgrade(c, br, extra); err != nil {
+			return
+		}
+		script(c, br)
+	})
+}
+
+// serverDeflate compresses as a server with context takeover would, trimming the tail.
+type serverDeflate struct{ d codec.Deflater }
+
+func newServerDeflate(t testing.TB, noContext bool) *serverDeflate {
+	s := new(serverDeflate)
+	if err := s.d.Init(1, 15, noContext); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *serverDeflate) compress(msg []byte) []byte { return s.d.Deflate(nil, msg, nil) }
+
+func dialCompressed(t *testing.T, eng *engine.Engine, url string, o *engine.DialOptions) (*engine.Conn, error) {
+	t.Helper()
+	if o == nil {
+		o = &engine.DialOptions{}
+	}
+	if o.Compression == nil {
+		o.Compression = &engine.Compression{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return eng.Dial(ctx, url+"/", o)
+}
+
+func TestCompressionHandshakeRefusals(t *testing.T) {
+	eng := newEngine(t)
+	cases := []struct {
+		answer string
+		opts   engine.Compression
+		param  string
+	}{
+		{"permessage-deflate; foo=1", engine.Compression{}, "foo"},
+		{"permessage-deflate; server_max_window_bits=16", engine.Compression{}, "server_max_window_bits"},
+		{"permessage-deflate; server_max_window_bits", engine.Compression{}, "server_max_window_bits"},
+		{"permessage-deflate; client_max_window_bits=12", engine.Compression{ClientMaxWindowBits: 10}, "client_max_window_bits"},
+		{"permessage-deflate; server_max_window_bits=12", engine.Compression{ServerMaxWindowBits: 10}, "server_max_window_bits"},
+		{"permessage-deflate", engine.Compression{ServerMaxWindowBits: 10}, "server_max_window_bits"},
+		{"permessage-deflate; client_no_context_takeover; client_no_context_takeover", engine.Compression{}, "client_no_context_takeover"},
+		{"permessage-deflate; server_no_context_takeover=yes", engine.Compression{}, "server_no_context_takeover"},
+	}
+	for _, tc := range cases {
+		url := deflateTestServer(t, tc.answer, func(c net.Conn, br *bufio.Reader) {
+			time.Sleep(200 * time.Millisecond)
+		})
+		opts := tc.opts
+		c, err := dialCompressed(t, eng, url, &engine.DialOptions{Compression: &opts})
+		if err == nil {
+			c.Close()
+			t.Errorf("answer %q accepted", tc.answer)
+			continue
+		}
+		var he *engine.HandshakeError
+		var pe *codec.DeflateParamError
+		if !errors.As(err, &he) || !errors.As(err, &pe) {
+			t.Errorf("answer %q: %v (%T), want a *HandshakeError wrapping a *codec.DeflateParamError", tc.answer, err, err)
+			continue
+		}
+		if pe.Param != tc.param || !strings.Contains(err.Error(), tc.param) {
+			t.Errorf("answer %q: %q does not name %s", tc.answer, err, tc.param)
+		}
+	}
+	// An extension we did not offer.
+	url := deflateTestServer(t, "permessage-deflate", func(c net.Conn, br *bufio.Reader) { time.Sleep(200 * time.Millisecond) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if c, err := eng.Dial(ctx, url+"/", nil); err == nil || !strings.Contains(err.Error(), "not offered") {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("permessage-deflate enabled without an offer: %v", err)
+	}
+	// Bad options fail before any connection.
+	for _, z := range []engine.Compression{{ClientMaxWindowBits: 7}, {ServerMaxWindowBits: 16}, {Level: 10}, {Level: -1}} {
+		if _, err := eng.Dial(ctx, url+"/", &engine.DialOptions{Compression: &z}); err == nil {
+			t.Errorf("Compression %+v accepted", z)
+		}
+	}
+}
+
+// What goes on the wire: RSV1 on compressed messages only, never on control frames; small
+// messages under the threshold and SendUncompressed go as they are; a declined offer means
+// plain frames.
+func TestCompressionFramesSent(t *testing.T) {
+	eng := newEngine(t)
+	type got struct {
+		frames []clientFrame
+		offer  string
+	}
+	results := make(chan got, 1)
+	const n = 7
+	server := func(answer string) string {
+		return rawServer(t, func(c net.Conn, br *bufio.Reader) {
+			extra := ""
+			if answer != "" {
+				extra = "Sec-WebSocket-Extensions: " + answer + "\r\n"
+			}
+			req, err := upgrade(c, br, extra)
+			if err != nil {
+				return
+			}
+			var g got
+			g.offer = req.Header.Get("Sec-WebSocket-Extensions")
+			for i := 0; i < n; i++ {
+				f, err := readClientFrame(br, c, 5*time.Second)
+				if err != nil {
+					break
+				}
+				g.frames = append(g.frames, f)
+			}
+			results <- g
+		})
+	}
+	big := jsonText(20000, 1)
+	send := func(c *engine.Conn) {
+		c.Send(engine.Text, big)
+		c.Send(engine.Text, []byte("short"))
+		c.Ping([]byte("p"))
+		c.SendUncompressed(engine.Text, big)
+		c.Send(engine.Binary, big)
+		c.Send(engine.Text, big) // the same again: with context, a few bytes
+		c.Send(engine.Binary, nil)
+	}
+
+	url := server("permessage-deflate")
+	c, err := dialCompressed(t, eng, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(c)
+	g := <-results
+	c.Close()
+	if g.offer != "permessage-deflate; client_max_window_bits" {
+		t.Errorf("offer %q", g.offer)
+	}
+	if len(g.frames) != n {
+		t.Fatalf("%d frames", len(g.frames))
+	}
+	var f codec.Inflater
+	f.Init(15, false)
+	wantRSV := []bool{true, false, false, false, true, true, false}
+	for i, fr := range g.frames {
+		if (fr.rsv == 0x40) != wantRSV[i] || fr.rsv&^0x40 != 0 || !fr.fin {
+			t.Errorf("frame %d (op %d, %d bytes): rsv %#x fin %v, want RSV1 %v", i, fr.op, len(fr.payload), fr.rsv, fr.fin, wantRSV[i])
+		}
+		payload := fr.payload
+		if fr.rsv == 0x40 {
+			out, err := f.Inflate(nil, fr.payload, 1<<20, nil)
+			if err != nil {
+				t.Fatalf("frame %d does not inflate: %v", i, err)
+			}
+			payload = out
+		}
+		if (i == 0 || i == 3 || i == 4 || i == 5) && !bytes.Equal(payload, big) {
+			t.Errorf("frame %d: the message differs after inflating", i)
+		}
+	}
+	if len(g.frames[5].payload) > 300 {
+		t.Errorf("a repeated 20000-byte message took %d bytes: no context takeover?", len(g.frames[5].payload))
+	}
+	if p, ok := c.Compression(); !ok || p.ClientMaxWindowBits != 15 || p.ServerMaxWindowBits != 15 {
+		t.Errorf("Compression() = %+v, %v", p, ok)
+	}
+
+	// Threshold -1 compresses the empty message too: 0x00 (RFC 7692 7.2.3.6).
+	url = server("permessage-deflate; client_no_context_takeover")
+	c, err = dialCompressed(t, eng, url, &engine.DialOptions{Compression: &engine.Compression{Threshold: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(c)
+	g = <-results
+	c.Close()
+	if last := g.frames[n-1]; last.rsv != 0x40 || !bytes.Equal(last.payload, []byte{0}) {
+		t.Errorf("empty message: rsv %#x payload % x", last.rsv, last.payload)
+	}
+	if s := g.frames[1]; s.rsv != 0x40 {
+		t.Errorf("short message not compressed with Threshold -1")
+	}
+	if len(g.frames[5].payload) < 1000 {
+		t.Errorf("client_no_context_takeover, yet a repeat took only %d bytes", len(g.frames[5].payload))
+	}
+
+	// Declined: plain frames.
+	url = server("")
+	c, err = dialCompressed(t, eng, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Compression(); ok {
+		t.Error("Compression() reports an extension the server declined")
+	}
+	send(c)
+	g = <-results
+	c.Close()
+	for i, fr := range g.frames {
+		if fr.rsv != 0 {
+			t.Errorf("declined, yet frame %d has rsv %#x", i, fr.rsv)
+		}
+	}
+}
+
+// What the server sends: single-frame and fragmented compressed messages (RSV1 on the first
+// frame only, a ping in between), plain ones in between, references into the history,
+// split across reads or not; passive and Handler delivery.
+func TestCompressionReceive(t *testing.T) {
+	eng := newEngine(t)
+	msgs := [][]byte{
+		jsonText(5000, 1), []byte("plain in between"), jsonText(5000, 1), jsonText(70000, 2),
+		jsonText(10, 3), {}, binaryPayload(3000, 4), jsonText(5000, 1),
+	}
+	compressed := []bool{true, false, true, true, true, true, true, true}
+	script := func(split bool) func(c net.Conn, br *bufio.Reader) {
+		return func(c net.Conn, br *bufio.Reader) {
+			z := newServerDeflate(t, false)
+			var out []byte
+			for i, m := range msgs {
+				op := byte(0x1)
+				if i == 6 {
+					op = 0x2
+				}
+				if !compressed[i] {
+					out = append(out, serverFrame(0x80|op, m)...)
+					continue
+				}
+				p := z.compress(m)
+				if i%2 == 1 || len(p) < 3 {
+					out = append(out, serverFrame(0x80|0x40|op, p)...)
+					continue
+				}
+				// Three fragments, RSV1 on the first only, a ping between two.
+				a, b := len(p)/3, 2*len(p)/3
+				out = append(out, serverFrame(0x40|op, p[:a])...)
+				out = append(out, serverFrame(0x89, []byte("ping"))...)
+				out = append(out, serverFrame(0x00, p[a:b])...)
+				out = append(out, serverFrame(0x80, p[b:])...)
+			}
+			if split {
+				for len(out) > 0 {
+					k := min(len(out), 1000)
+					c.Write(out[:k])
+					out = out[k:]
+					time.Sleep(100 * time.Microsecond)
+				}
+			} else {
+				c.Write(out)
+			}
+			for {
+				f, err := readClientFrame(br, c, 5*time.Second)
+				if err != nil {
+					return
+				}
+				if f.op == 0x8 {
+					c.Write(serverFrame(0x88, f.payload))
+					return
+				}
+			}
+		}
+	}
+	for _, split := range []bool{false, true} {
+		name := "whole"
+		if split {
+			name = "split"
+		}
+		t.Run(name+"/passive", func(t *testing.T) {
+			url := deflateTestServer(t, "permessage-deflate", script(split))
+			c, err := dialCompressed(t, eng, url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			for i, want := range msgs {
+				m, err := c.Recv(ctx)
+				if err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				if !bytes.Equal(m.Data, want) {
+					t.Fatalf("message %d: %d bytes, want %d", i, len(m.Data), len(want))
+				}
+				m.Release()
+			}
+		})
+		t.Run(name+"/handler", func(t *testing.T) {
+			url := deflateTestServer(t, "permessage-deflate", script(split))
+			h := &collectHandler{got: make(chan []byte, len(msgs))}
+			c, err := dialCompressed(t, eng, url, &engine.DialOptions{Handler: h})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for i, want := range msgs {
+				select {
+				case m := <-h.got:
+					if !bytes.Equal(m, want) {
+						t.Fatalf("message %d: %d bytes, want %d", i, len(m), len(want))
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("message %d never came", i)
+				}
+			}
+		})
+	}
+}
+
+type collectHandler struct{ got chan []byte }
+
+func (h *collectHandler) OnOpen(*engine.Conn) {}
+func (h *collectHandler) OnMessage(_ *engine.Conn, _ engine.MessageType, data []byte) {
+	h.got <- append([]byte(nil), data...)
+}
+func (h *collectHandler) OnClose(*engine.Conn, error) {}
+
+// Bad compressed input: each fails the connection with the right close code and a clear
+// error, without memory growing with what the data would inflate to.
+func TestCompressionHostile(t *testing.T) {
+	eng := newEngine(t)
+	zeros := func() []byte { // 64 MiB of zeros, deflated: about 64 KiB
+		var buf bytes.Buffer
+		w, _ := stdflate.NewWriter(&buf, 9)
+		zero := make([]byte, 1<<20)
+		for i := 0; i < 64; i++ {
+			w.Write(zero)
+		}
+		w.Flush()
+		return bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
+	}()
+	good := newServerDeflate(t, true).compress([]byte("hello"))
+	badUTF8 := newServerDeflate(t, true).compress([]byte("caf\xc3("))
+	cases := []struct {
+		name     string
+		frames   [][]byte
+		code     int
+		text     string
+		maxHeap  uint64
+		maxBytes int
+	}{
+		{"RSV1 on a continuation", [][]byte{serverFrame(0x40|0x1, good[:2]), serverFrame(0x80|0x40, good[2:])}, 1002, "reserved", 0, 0},
+		{"RSV1 on a ping", [][]byte{serverFrame(0x80|0x40|0x9, []byte("x"))}, 1002, "reserved", 0, 0},
+		{"RSV2 with deflate on", [][]byte{serverFrame(0x80|0x20|0x1, []byte("x"))}, 1002, "reserved", 0, 0},
+		{"corrupt DEFLATE data", [][]byte{serverFrame(0x80|0x40|0x2, []byte{0xff, 0xff, 0xff, 0x00, 0x12})}, 1007, "inflate", 0, 0},
+		{"compressed text not UTF-8", [][]byte{serverFrame(0x80|0x40|0x1, badUTF8)}, 1007, "UTF-8", 0, 0},
+		{"decompression bomb (64 MiB of zeros, limit 1 MiB)", [][]byte{serverFrame(0x80|0x40|0x2, zeros)}, 1009, "inflates past MaxMessageSize", 8 << 20, 1 << 20},
+		{"bomb in fragments", [][]byte{serverFrame(0x40|0x2, zeros[:1000]), serverFrame(0x80, zeros[1000:])}, 1009, "inflates past MaxMessageSize", 8 << 20, 1 << 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			codes := make(chan int, 1)
+			url := deflateTestServer(t, "permessage-deflate", func(c net.Conn, br *bufio.Reader) {
+				for _, f := range tc.frames {
+					c.Write(f)
+				}
+				code := 0
+				for {
+					f, err := readClientFrame(br, c, 5*time.Second)
+					if err != nil {
+						break
+					}
+					if f.op == 0x8 {
+						code = closeCodeOf(f.payload)
+						break
+					}
+				}
+				codes <- code
+			})
+			w := watchHeap()
+			h := &collectHandler{got: make(chan []byte, 4)}
+			closed := make(chan error, 1)
+			opts := &engine.DialOptions{Handler: &closeNotify{collectHandler: h, closed: closed}}
+			if tc.maxBytes > 0 {
+				opts.MaxMessageSize = tc.maxBytes
+			}
+			c, err := dialCompressed(t, eng, url, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var cerr error
+			select {
+			case cerr = <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the connection did not fail")
+			}
+			growth := w.growth()
+			if code := <-codes; code != tc.code {
+				t.Errorf("close code %d on the wire, want %d (error %v)", code, tc.code, cerr)
+			}
+			var pe *codec.ProtocolError
+			if !errors.As(cerr, &pe) || int(pe.Code) != tc.code {
+				t.Errorf("error %v: want a ProtocolError with %d", cerr, tc.code)
+			}
+			if !strings.Contains(cerr.Error(), tc.text) {
+				t.Errorf("error %q does not say %q", cerr, tc.text)
+			}
+			if tc.maxHeap > 0 && growth > tc.maxHeap {
+				t.Errorf("heap grew by %d bytes refusing it", growth)
+			}
+			select {
+			case m := <-h.got:
+				t.Errorf("a message of %d bytes was delivered", len(m))
+			default:
+			}
+		})
+	}
+}
+
+type closeNotify struct {
+	*collectHandler
+	closed chan error
+}
+
+func (h *closeNotify) OnClose(_ *engine.Conn, err error) { h.closed <- err }
