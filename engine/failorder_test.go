@@ -6,9 +6,13 @@ package engine_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,26 +26,84 @@ func violationAfterMessage(t *testing.T, frames chan<- []clientFrame) string {
 		if _, err := upgrade(c, br, ""); err != nil {
 			return
 		}
-		var out []byte
-		out = append(out, serverFrame(0x81, []byte("Hello, world!"))...)
-		out = append(out, serverFrame(0x81|0x20, []byte("Hello, world!"))...) // RSV2
-		out = append(out, serverFrame(0x89, nil)...)
-		if _, err := c.Write(out); err != nil {
+		serveViolationAfterMessage(c, br, false, nil, frames)
+	})
+}
+
+// violationAfterMessageTLS is the same over TLS, each frame in its own TLS record and the
+// three records in one TCP write (the engine decrypts record by record, so the violation and
+// what follows come out of one read separately).
+func violationAfterMessageTLS(t *testing.T, frames chan<- []clientFrame) (string, *x509.CertPool) {
+	cert, roots := goodCert(t)
+	url := rawServer(t, func(c net.Conn, _ *bufio.Reader) {
+		hc := &holdingConn{Conn: c}
+		tc := tls.Server(hc, &tls.Config{Certificates: []tls.Certificate{cert}})
+		if err := tc.Handshake(); err != nil {
 			return
 		}
-		var got []clientFrame
-		for {
-			f, err := readClientFrame(br, c, 5*time.Second)
-			if err != nil {
-				break
-			}
-			got = append(got, f)
-			if f.op == 0x8 {
-				break
-			}
+		br := bufio.NewReader(tc)
+		if _, err := upgrade(tc, br, ""); err != nil {
+			return
 		}
-		frames <- got
+		hc.hold = true
+		serveViolationAfterMessage(tc, br, true, func() error { return hc.release() }, frames)
 	})
+	return strings.Replace(url, "ws://", "wss://", 1), roots
+}
+
+// holdingConn keeps what is written while hold is set, until release sends it in one write.
+type holdingConn struct {
+	net.Conn
+	hold bool
+	held []byte
+}
+
+func (h *holdingConn) Write(b []byte) (int, error) {
+	if h.hold {
+		h.held = append(h.held, b...)
+		return len(b), nil
+	}
+	return h.Conn.Write(b)
+}
+
+func (h *holdingConn) release() error {
+	h.hold = false
+	_, err := h.Conn.Write(h.held)
+	h.held = nil
+	return err
+}
+
+// serveViolationAfterMessage writes the frames (separately when asked; then flush, if set,
+// sends them) and collects the client's answer.
+func serveViolationAfterMessage(c net.Conn, br *bufio.Reader, separate bool, flush func() error, frames chan<- []clientFrame) {
+	out := [][]byte{
+		serverFrame(0x81, []byte("Hello, world!")),
+		serverFrame(0x81|0x20, []byte("Hello, world!")), // RSV2
+		serverFrame(0x89, nil),
+	}
+	if !separate {
+		out = [][]byte{bytes.Join(out, nil)}
+	}
+	for _, b := range out {
+		if _, err := c.Write(b); err != nil {
+			return
+		}
+	}
+	if flush != nil && flush() != nil {
+		return
+	}
+	var got []clientFrame
+	for {
+		f, err := readClientFrame(br, c, 5*time.Second)
+		if err != nil {
+			break
+		}
+		got = append(got, f)
+		if f.op == 0x8 {
+			break
+		}
+	}
+	frames <- got
 }
 
 func checkEchoThenClose(t *testing.T, got []clientFrame) {
@@ -123,6 +185,29 @@ func TestViolationAfterMessageEchoFirst(t *testing.T) {
 		}
 		if err := <-h.end; !isProtocolError(err) {
 			t.Errorf("OnClose with %v, want the protocol error", err)
+		}
+		checkEchoThenClose(t, <-frames)
+	})
+
+	t.Run("passive over TLS", func(t *testing.T) {
+		frames := make(chan []clientFrame, 1)
+		url, roots := violationAfterMessageTLS(t, frames)
+		c, err := eng.Dial(ctx, url, &engine.DialOptions{TLSConfig: &tls.Config{RootCAs: roots}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			m, err := c.Recv(ctx)
+			if err != nil {
+				if !isProtocolError(err) {
+					t.Errorf("Recv ended with %v, want the protocol error", err)
+				}
+				break
+			}
+			if err := c.Send(m.Type, m.Data); err != nil {
+				t.Errorf("echo: %v", err)
+			}
+			m.Release()
 		}
 		checkEchoThenClose(t, <-frames)
 	})

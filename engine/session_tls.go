@@ -171,7 +171,8 @@ func (s *session) consumeTLS(raw []byte) gnet.Action {
 		s.inWrite = false
 		c.mu.Unlock()
 		if n > 0 {
-			if act := s.consume(plain[:n]); act != gnet.None {
+			// A held-back violation (deferFail) stops reading too: nothing after it is parsed.
+			if act := s.consume(plain[:n]); act != gnet.None || s.pf.err != nil {
 				return act
 			}
 		}
