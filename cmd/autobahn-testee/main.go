@@ -7,7 +7,7 @@
 //
 //	AUTOBAHN_URL    the fuzzing server, e.g. ws://127.0.0.1:9001 (required)
 //	AUTOBAHN_AGENT  the agent name in the report (default wsfleet-<api>)
-//	AUTOBAHN_CA     a PEM file to trust for wss:// (the engine has no TLS yet: refused clearly)
+//	AUTOBAHN_CA     a PEM file to trust for wss:// (autobahn.sh -T makes a self-signed one)
 //
 // Flags:
 //
@@ -15,6 +15,7 @@
 //	-compress                    offer permessage-deflate (refused until the engine supports it)
 //	-case-timeout D              bound on one case (default 10m; 9.x moves 16 MiB messages)
 //	-v                           one line per case on stderr
+//	-trace                       the engine's trace of every connection on stderr
 //
 // The exit status is 0 when every connection to the server could be made and the report was
 // requested; whether the cases passed is the report's business (see .ci/autobahn).
@@ -22,6 +23,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -43,6 +46,7 @@ func main() {
 	compress := flag.Bool("compress", false, "offer permessage-deflate (not supported by the engine yet)")
 	caseTimeout := flag.Duration("case-timeout", 10*time.Minute, "bound on the duration of one case")
 	verbose := flag.Bool("v", false, "print one line per case on stderr")
+	trace := flag.Bool("trace", false, "print the engine's trace (frames, closes) with timestamps on stderr")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: AUTOBAHN_URL=ws://host:port [AUTOBAHN_AGENT=name] %s [-api handler|passive|active] [-compress] [-case-timeout D] [-v]\n", os.Args[0])
 		flag.PrintDefaults()
@@ -52,13 +56,13 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*api, *compress, *caseTimeout, *verbose); err != nil {
+	if err := run(*api, *compress, *caseTimeout, *verbose, *trace); err != nil {
 		fmt.Fprintln(os.Stderr, "autobahn-testee:", err)
 		os.Exit(1)
 	}
 }
 
-func run(api string, compress bool, caseTimeout time.Duration, verbose bool) error {
+func run(api string, compress bool, caseTimeout time.Duration, verbose, trace bool) error {
 	r, err := newRunner(api)
 	if err != nil {
 		return err
@@ -75,30 +79,36 @@ func run(api string, compress bool, caseTimeout time.Duration, verbose bool) err
 		agent = "wsfleet-" + api
 	}
 	wss := strings.HasPrefix(strings.ToLower(base), "wss://")
+	var tlsc *tls.Config
 	if ca := os.Getenv("AUTOBAHN_CA"); ca != "" {
 		if !wss {
 			return fmt.Errorf("AUTOBAHN_CA=%q is set but AUTOBAHN_URL %q is not wss://", ca, base)
 		}
-		if _, err := os.Stat(ca); err != nil {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
 			return fmt.Errorf("AUTOBAHN_CA: %w", err)
 		}
-		// The engine has no TLS configuration to hand the CA to yet: the dial below reports
-		// the engine's refusal of wss:// in words.
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("AUTOBAHN_CA: no PEM certificate in %s", ca)
+		}
+		tlsc = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
 
-	eng, err := engine.New(engine.Options{})
+	var eo engine.Options
+	if trace {
+		eo.Trace = printTrace
+	}
+	eng, err := engine.New(eo)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	r.setEngine(eng)
+	r.setup(eng, baseOptions(tlsc))
 
 	ctx := context.Background()
 	first, err := r.run(ctx, base+"/getCaseCount", false, time.Minute)
 	if err != nil && first == "" {
-		if wss && errors.Is(err, engine.ErrNotSupported) {
-			return fmt.Errorf("wss not supported yet: %w", err)
-		}
 		return fmt.Errorf("getCaseCount: %w", err)
 	}
 	count, err := strconv.Atoi(strings.TrimSpace(first))
@@ -149,6 +159,21 @@ func caseID(ctx context.Context, r runner, base string, n int) string {
 		return "?"
 	}
 	return info.ID
+}
+
+// printTrace writes one engine trace event on stderr, timestamped to the microsecond.
+func printTrace(ev engine.TraceEvent) {
+	line := time.Now().Format("15:04:05.000000") + " " + ev.Kind.String()
+	if ev.Conn != nil {
+		line += " " + ev.Conn.URL().RequestURI()
+	}
+	if ev.Kind == engine.TraceFrameSent || ev.Kind == engine.TraceFrameRecv {
+		line += fmt.Sprintf(" op=%d fin=%t len=%d", ev.Opcode, ev.Fin, ev.Length)
+	}
+	if ev.Err != nil {
+		line += " err=" + ev.Err.Error()
+	}
+	fmt.Fprintln(os.Stderr, line)
 }
 
 // endText says how a case's connection ended, for the -v output.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,7 +13,8 @@ import (
 
 // runner carries one connection through one of the engine's delivery paths.
 type runner interface {
-	setEngine(e *engine.Engine)
+	// setup gives the runner its engine and the options every connection starts from.
+	setup(e *engine.Engine, base engine.DialOptions)
 	// run dials u and, when echo is set, sends every text and binary message back until the
 	// connection ends; it returns the first message received (as text) and why the connection
 	// ended: nil or a *engine.CloseError for a close handshake, a *dialError when the dial
@@ -32,15 +34,24 @@ func newRunner(api string) (runner, error) {
 	return nil, fmt.Errorf("-api %q: want handler, passive or active", api)
 }
 
-// dialOptions are the options every path shares: messages up to 64 MiB and as much room to
+// baseOptions are the options every path shares: messages up to 64 MiB and as much room to
 // queue echoes, so that 9.x's 16 MiB messages go through.
-func dialOptions() engine.DialOptions {
+func baseOptions(tlsc *tls.Config) engine.DialOptions {
 	return engine.DialOptions{
 		ConnectTimeout:  30 * time.Second,
 		MaxMessageSize:  maxMessage,
 		MaxPendingBytes: maxMessage,
+		TLSConfig:       tlsc,
 	}
 }
+
+// dialer is what every runner holds: the engine and the options to start from.
+type dialer struct {
+	eng  *engine.Engine
+	base engine.DialOptions
+}
+
+func (d *dialer) setup(e *engine.Engine, base engine.DialOptions) { d.eng, d.base = e, base }
 
 // ended turns the end of a connection into run's error: a close handshake is a normal end.
 func ended(err error) error {
@@ -59,9 +70,7 @@ func closeAfterBound(c *engine.Conn, bound time.Duration) error {
 
 // ---- Handler: echo with c.Send from OnMessage, on the event loop. ----
 
-type handlerRunner struct{ eng *engine.Engine }
-
-func (r *handlerRunner) setEngine(e *engine.Engine) { r.eng = e }
+type handlerRunner struct{ dialer }
 
 type echoHandler struct {
 	echo bool
@@ -97,7 +106,7 @@ func (h *echoHandler) OnClose(_ *engine.Conn, err error) { h.done <- err }
 
 func (r *handlerRunner) run(ctx context.Context, u string, echo bool, bound time.Duration) (string, error) {
 	h := &echoHandler{echo: echo, done: make(chan error, 1)}
-	o := dialOptions()
+	o := r.base
 	o.Handler = h
 	c, err := r.eng.Dial(ctx, u, &o)
 	if err != nil {
@@ -122,12 +131,10 @@ func (r *handlerRunner) run(ctx context.Context, u string, echo bool, bound time
 
 // ---- Passive: a Recv / Send loop on this goroutine. ----
 
-type passiveRunner struct{ eng *engine.Engine }
-
-func (r *passiveRunner) setEngine(e *engine.Engine) { r.eng = e }
+type passiveRunner struct{ dialer }
 
 func (r *passiveRunner) run(ctx context.Context, u string, echo bool, bound time.Duration) (string, error) {
-	o := dialOptions()
+	o := r.base
 	o.Mode = engine.Passive
 	c, err := r.eng.Dial(ctx, u, &o)
 	if err != nil {
@@ -158,13 +165,11 @@ func (r *passiveRunner) run(ctx context.Context, u string, echo bool, bound time
 
 // ---- Active: events on an owner channel. ----
 
-type activeRunner struct{ eng *engine.Engine }
-
-func (r *activeRunner) setEngine(e *engine.Engine) { r.eng = e }
+type activeRunner struct{ dialer }
 
 func (r *activeRunner) run(ctx context.Context, u string, echo bool, bound time.Duration) (string, error) {
 	owner := make(chan engine.Event, 64)
-	o := dialOptions()
+	o := r.base
 	o.Mode = engine.Active
 	o.Owner = owner
 	c, err := r.eng.Dial(ctx, u, &o)
