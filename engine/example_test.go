@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"sort"
 	"sync"
@@ -345,6 +346,25 @@ func ExampleConn_SetOwner() {
 	fmt.Println(ev.Conn == c, string(ev.Message.Data))
 	ev.Message.Release()
 	// Output: true to the new owner
+}
+
+// hackney's peername and sockname: the two ends of the TCP connection.
+func ExampleConn_RemoteAddr() {
+	s := startServer(server.Options{})
+	defer s.Close()
+
+	c, err := engine.Dial(context.Background(), s.URL()+"/echo", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	remote := c.RemoteAddr().(*net.TCPAddr)
+	local := c.LocalAddr().(*net.TCPAddr)
+	fmt.Println("server is the one dialed:", remote.String() == s.Addr())
+	fmt.Println("both on loopback:", remote.IP.IsLoopback() && local.IP.IsLoopback())
+	// Output:
+	// server is the one dialed: true
+	// both on loopback: true
 }
 
 // ws_close(C): a normal close (1000). Close waits for the server's close frame (bounded by
