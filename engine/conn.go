@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,8 @@ type Conn struct {
 	url  *url.URL
 	tr   TraceFunc
 	val  any
+	// localBind is DialOptions.LocalAddr (kept here: the options may be shared)
+	localBind net.Addr
 
 	state atomic.Uint32
 
@@ -31,7 +34,7 @@ type Conn struct {
 	sess *session   // the current session (a new one per reconnection)
 	// set when a session's upgrade completes
 	subprotocol string
-	respHeader  http.Header
+	respHeader  string // "Name: value\n" lines; an http.Header is built when asked for
 	localAddr   net.Addr
 	remoteAddr  net.Addr
 	// write side
@@ -120,10 +123,20 @@ func (c *Conn) Subprotocol() string {
 }
 
 // ResponseHeader holds the headers of the server's 101 response (gun's gun_upgrade headers).
+// Each call builds a new http.Header: an idle connection keeps the headers as one string.
 func (c *Conn) ResponseHeader() http.Header {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.respHeader
+	raw := c.respHeader
+	c.mu.Unlock()
+	h := make(http.Header)
+	for raw != "" {
+		var line string
+		line, raw, _ = strings.Cut(raw, "\n")
+		if name, value, ok := strings.Cut(line, ": "); ok {
+			h.Add(name, value)
+		}
+	}
+	return h
 }
 
 // RemoteAddr is the server's address (hackney's peername).

@@ -30,7 +30,7 @@ func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn
 	if err := prepareCompression(&opts); err != nil {
 		return nil, err
 	}
-	u, err := parseURL(rawURL)
+	u, err := e.parseURLCached(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn
 	if tr == nil {
 		tr = e.opts.Trace
 	}
-	c := &Conn{eng: e, opts: &opts, url: u, tr: tr, val: opts.Value, mode: opts.Mode, owner: opts.Owner, maskState: newKeyState()}
+	c := &Conn{eng: e, opts: e.shareOptions(o, &opts), url: u, tr: tr, val: opts.Value, mode: opts.Mode, owner: opts.Owner, localBind: opts.LocalAddr, maskState: newKeyState()}
 	if !e.register(c) {
 		return nil, ErrEngineClosed
 	}
@@ -56,6 +56,26 @@ func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn
 		return nil, err
 	}
 	return c, nil
+}
+
+// parseURLCached parses rawURL, sharing the result with the previous Dial of the same string:
+// fleets dial one URL thousands of times, and each *url.URL costs about 150 bytes. The shared
+// URL is never modified.
+func (e *Engine) parseURLCached(rawURL string) (*url.URL, error) {
+	e.mu.Lock()
+	last, lastRaw := e.lastURL, e.lastURLRaw
+	e.mu.Unlock()
+	if last != nil && lastRaw == rawURL {
+		return last, nil
+	}
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.lastURL, e.lastURLRaw = u, rawURL
+	e.mu.Unlock()
+	return u, nil
 }
 
 // parseURL accepts ws:// and wss:// URLs with a host.
@@ -150,6 +170,7 @@ func (c *Conn) connect(ctx context.Context) error {
 	}
 	select {
 	case err := <-s.dialDone:
+		s.dialDone = nil // read only by this goroutine from here on; let the channel go
 		return err
 	case <-dctx.Done():
 		_ = s.gc.Close()
@@ -169,8 +190,8 @@ func (c *Conn) dialTCP(ctx context.Context) (net.Conn, error) {
 		return nil, dialCtxErr(ctx, nil, o.ConnectTimeout, "waiting for a dial slot")
 	}
 	defer func() { <-e.dialSem }()
-	d := net.Dialer{LocalAddr: o.LocalAddr}
-	if o.LocalAddr != nil {
+	d := net.Dialer{LocalAddr: c.localBind}
+	if c.localBind != nil {
 		// Let the kernel pick the port at connect time, per destination, so that many source
 		// addresses do not each exhaust the ephemeral range on bind.
 		d.Control = func(_, _ string, rc syscall.RawConn) error {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -21,10 +22,13 @@ type Engine struct {
 	start   time.Time
 	tick    atomic.Int64 // coarse clock: timer ticks since start, advanced by the ticker
 
-	mu     sync.Mutex
-	loops  []*loop
-	conns  map[*Conn]struct{}
-	closed atomic.Bool
+	mu         sync.Mutex
+	loops      []*loop
+	conns      map[*Conn]struct{}
+	lastURL    *url.URL // the last URL dialed, shared by the connections dialed with it
+	lastURLRaw string
+	optsCache  sharedOptions // the last DialOptions resolved, shared while unchanged
+	closed     atomic.Bool
 
 	stopTicker chan struct{}
 	tickerDone chan struct{}

@@ -55,6 +55,8 @@ const (
 )
 
 // DialOptions configure one connection. The zero value (or nil) dials with the defaults.
+// Dial copies what it needs; a fleet that passes the same *DialOptions to many dials (and does
+// not change it in between) lets the connections share one copy, saving ~200 bytes each.
 type DialOptions struct {
 	// ConnectTimeout bounds TCP connect and the upgrade together (default 8 s). A ctx deadline
 	// that comes sooner wins.

@@ -58,7 +58,8 @@ func (s *session) readUpgrade(buf []byte) gnet.Action {
 	c := s.c
 	c.mu.Lock()
 	c.subprotocol = s.parser.Subprotocol()
-	c.respHeader = s.parser.HTTPHeader()
+	var scratch [512]byte
+	c.respHeader = string(s.parser.AppendHeaderLines(scratch[:0]))
 	c.mu.Unlock()
 	s.releaseParser()
 	s.upgradeDue = 0
