@@ -179,6 +179,7 @@ func (s *session) finishClose(netErr error) {
 	s.dialing = false
 	c.lastErr = cause
 	retry := !dialing && c.shouldRetryLocked(cause)
+	c.setState(StateClosed) // before endLocked wakes Close and Recv, so they see it
 	if retry {
 		c.retrying = true
 	} else if !dialing {
@@ -186,7 +187,6 @@ func (s *session) finishClose(netErr error) {
 	}
 	c.mu.Unlock()
 	s.releaseParser()
-	c.setState(StateClosed)
 	c.eng.stats.closed.Add(1)
 
 	if dialing {

@@ -70,7 +70,9 @@ func (w *timerWheel) advance(now int64) {
 				continue // stale: the connection re-armed earlier, or was closed
 			}
 			e.c.timerDue = 0
-			e.c.onTimer(w.at)
+			// The real tick, not the slot's: a late pass must not send a keepalive ping and find it
+			// unanswered in one go, before the loop could read the pong.
+			e.c.onTimer(now)
 		}
 		clear(entries) // let closed connections be collected
 		w.spare = entries[:0]
