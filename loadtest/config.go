@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wsfleet/wsfleet/engine"
 )
 
 // Scenario is what the connections do.
@@ -136,6 +138,9 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// TLSConfig for wss:// targets (nil: verify against the system roots).
 	TLSConfig *tls.Config
+	// Compression, when set, offers permessage-deflate; the result counts the connections
+	// on which the server accepted it.
+	Compression *engine.Compression
 	// SourceIPs, when set, are bound as local addresses, round robin by connection id.
 	SourceIPs []net.IP
 	Shard     Shard

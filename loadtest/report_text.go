@@ -100,6 +100,9 @@ func (r *Result) WriteText(w io.Writer) {
 		conns = fmt.Sprintf("%s of %s opened, %s failed, %s dropped (peak %s open)", fmtCount(c.Opened), fmtCount(c.Target), fmtCount(c.Failed), fmtCount(c.Dropped), fmtCount(c.Peak))
 	}
 	fmt.Fprintf(w, "connections  %s\n", conns)
+	if cfg.Compress {
+		fmt.Fprintf(w, "compression  permessage-deflate offered; the server accepted it on %s of %s connections\n", fmtCount(c.Deflate), fmtCount(c.Opened))
+	}
 	m := r.Messages
 	switch r.Scenario {
 	case Echo, Soak:

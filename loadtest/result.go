@@ -73,6 +73,7 @@ type RunConfig struct {
 	Ramp        float64 `json:"ramp,omitempty"`
 	PingS       float64 `json:"ping_s,omitempty"`
 	SourceIPs   int     `json:"source_ips,omitempty"`
+	Compress    bool    `json:"compress,omitempty"`
 }
 
 // ConnCounts are about connections. For connect, Opened counts successful dials.
@@ -82,6 +83,9 @@ type ConnCounts struct {
 	Failed  int64 `json:"failed"`
 	Dropped int64 `json:"dropped"` // ended without our asking, while the run went on
 	Peak    int64 `json:"peak"`    // most open at once (merged: the sum of the shards' peaks)
+	// Deflate: connections on which the server accepted permessage-deflate (with -compress;
+	// for connect, successful dials).
+	Deflate int64 `json:"deflate,omitempty"`
 	// UpgradesPerS is the handshake rate in the measured window (connect).
 	UpgradesPerS float64 `json:"upgrades_per_s,omitempty"`
 }
@@ -222,6 +226,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 		c.Failed += p.Connections.Failed
 		c.Dropped += p.Connections.Dropped
 		c.Peak += p.Connections.Peak
+		c.Deflate += p.Connections.Deflate
 		c.UpgradesPerS += p.Connections.UpgradesPerS
 		mc.Sent += p.Messages.Sent
 		mc.Received += p.Messages.Received

@@ -162,6 +162,7 @@ type run struct {
 	dialsDone        atomic.Bool
 	messages         bool // connections exchange messages (echo, soak with a rate)
 	open, peak       atomic.Int64
+	deflate          atomic.Int64 // connections on which permessage-deflate was negotiated
 	cancelledDials   atomic.Int64
 	opened, failed   atomic.Int64
 	dropped          atomic.Int64
@@ -386,6 +387,7 @@ func (r *run) dialOptions(cs *connState) *engine.DialOptions {
 		PingInterval:   r.cfg.Ping,
 		ConnectTimeout: r.cfg.ConnectTimeout,
 		TLSConfig:      r.cfg.TLSConfig,
+		Compression:    r.cfg.Compression,
 		Trace:          cs.trace,
 	}
 }
@@ -491,6 +493,11 @@ func (h *handler) OnOpen(c *engine.Conn) {
 	cs := c.Value().(*connState)
 	n := r.open.Add(1)
 	for p := r.peak.Load(); n > p && !r.peak.CompareAndSwap(p, n); p = r.peak.Load() {
+	}
+	if r.cfg.Compression != nil {
+		if _, ok := c.Compression(); ok {
+			r.deflate.Add(1)
+		}
 	}
 	if !r.messages {
 		return
@@ -713,6 +720,10 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 	c := &res.Connections
 	c.Target = int64(len(ids))
 	c.Opened, c.Failed, c.Dropped, c.Peak = r.opened.Load(), r.failed.Load(), r.dropped.Load(), r.peak.Load()
+	if cfg.Compression != nil {
+		res.Config.Compress = true
+		c.Deflate = r.deflate.Load()
+	}
 
 	lat, lag := newHist(), newHist()
 	var sentM, recvM, sentAll, recvAll, unsent, pongs int64

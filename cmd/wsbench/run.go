@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsfleet/wsfleet/engine"
 	"github.com/wsfleet/wsfleet/loadtest"
 	"github.com/wsfleet/wsfleet/loadtest/server"
 )
@@ -110,7 +111,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.StringVar(&f.prometheus, "prometheus", "", "serve live metrics at ADDR/metrics (Prometheus text format), e.g. :9100")
 	fs.IntVar(&f.loops, "loops", 0, "engine event loops (default GOMAXPROCS)")
 	fs.IntVar(&f.serverLoops, "server-loops", 0, "event loops of the in-process server when no URL is given (default GOMAXPROCS)")
-	fs.BoolVar(&f.compress, "compress", false, "offer permessage-deflate (not supported yet)")
+	fs.BoolVar(&f.compress, "compress", false, "offer permessage-deflate (engine defaults: level 1, messages under 128 bytes sent uncompressed); the report says on how many connections the server accepted it")
 	fs.BoolVar(&f.insecure, "insecure", false, "wss://: do not verify the server's certificate (testing only)")
 	fs.BoolVar(&f.quiet, "q", false, "no live progress on stderr")
 	fs.Usage = func() {
@@ -159,9 +160,6 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsbench run: "+format+"\n", a...)
 		return 2
 	}
-	if f.compress {
-		return fail("-compress: permessage-deflate is not supported yet (the engine has no compression option yet)")
-	}
 	cfg := loadtest.Config{
 		Scenario: loadtest.Scenario(f.scenario), Conns: f.conns, Duration: f.duration, Messages: f.messages,
 		Rate: f.rate, PerConnRate: f.perConn, Size: f.size, Binary: f.binary, Headers: f.headers,
@@ -170,6 +168,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if f.insecure {
 		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true} // the user asked: -insecure
+	}
+	if f.compress {
+		cfg.Compression = &engine.Compression{} // the engine's defaults: level 1, 128-byte threshold
 	}
 	if f.modelSet {
 		cfg.Model = loadtest.Model(f.model)

@@ -111,7 +111,6 @@ func TestRunFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"run", "-compress"}, "not supported yet"},
 		{[]string{"run", "-scenario", "nope", "ws://127.0.0.1:1/"}, "unknown scenario"},
 		{[]string{"run", "-model", "closed", "-r", "10", "ws://127.0.0.1:1/"}, "closed model has no rate"},
 		{[]string{"run", "-shard", "2/2"}, "-shard"},
@@ -179,6 +178,15 @@ func TestTLSFailureIsCountedByKind(t *testing.T) {
 	}
 	if r.Connections.Failed != 2 || len(r.Errors) != 1 || r.Errors[0].Kind != loadtest.KindTLS {
 		t.Fatalf("connections %+v errors %+v", r.Connections, r.Errors)
+	}
+}
+
+// The reference server negotiates no extension: -compress is offered and declined, and the
+// report says so.
+func TestCompressOfferedAndCounted(t *testing.T) {
+	code, out, errs := wsbench(t, "run", "-compress", "-size", "300", "-c", "4", "-d", "300ms", "-warmup", "0", "-q")
+	if code != 0 || !strings.Contains(out, "accepted it on 0 of 4 connections") || !strings.Contains(out, "lost 0") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
 }
 
