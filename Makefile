@@ -21,6 +21,11 @@ peers:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./codec/... ./pool/... ./engine/... | tee bench.txt
 
+## bench-peers: wsfleet against gorilla, gws, gobwas, coder and nbio (COUNT=3; see bench/run-peers.sh).
+.PHONY: bench-peers
+bench-peers:
+	bash bench/run-peers.sh
+
 ## fuzz: runs every fuzz target for FUZZTIME each (default 5m).
 fuzz:
 	bash .ci/fuzz $(FUZZTIME)

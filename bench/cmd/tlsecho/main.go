@@ -50,6 +50,10 @@ func main() {
 			Enabled:               true,
 			ServerContextTakeover: true,
 			ClientContextTakeover: true,
+			// 32 KiB windows both ways (gws's own default is 4 KiB with context takeover,
+			// and an answer with client_max_window_bits=12 is refused by coder).
+			ServerMaxWindowBits: 15,
+			ClientMaxWindowBits: 15,
 		}
 	}
 	up := gws.NewUpgrader(echo{}, opt)
