@@ -2,7 +2,7 @@
 // a text message, each message received is printed on its own line. On end of input it closes
 // with 1000 and waits for the close handshake.
 //
-//	wscat [-H 'Name: value']... [-subprotocol p] [-connect-timeout 8s] [-recv-timeout 0] [-v]
+//	wscat [-H 'Name: value']... [-subprotocol p] [-compress] [-connect-timeout 8s] [-recv-timeout 0] [-v]
 //	      [-cacert ca.pem] [-cert c.pem -key k.pem] [-insecure] ws://host:port/path | wss://...
 //
 // Exit status: 0 when the connection ends with close code 1000; 1 otherwise, with one line on
@@ -50,6 +50,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	headers := headerFlags{h: http.Header{}}
 	fs.Var(&headers, "H", "extra request header 'Name: value' (repeatable)")
 	subprotocol := fs.String("subprotocol", "", "subprotocols to offer, comma-separated")
+	compress := fs.Bool("compress", false, "offer permessage-deflate (RFC 7692); with -v, print what the server agreed to")
 	connectTimeout := fs.Duration("connect-timeout", engine.DefaultConnectTimeout, "bound on TCP connect + upgrade")
 	recvTimeout := fs.Duration("recv-timeout", 0, "fail when no message arrives for this long (0: wait forever)")
 	verbose := fs.Bool("v", false, "trace connect, frames sent and received, pings answered, forced closes")
@@ -87,6 +88,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			opts.Protocols = append(opts.Protocols, strings.TrimSpace(p))
 		}
 	}
+	if *compress {
+		opts.Compression = &engine.Compression{}
+	}
 	if *verbose {
 		opts.Trace = func(ev engine.TraceEvent) { fmt.Fprintln(stderr, describeTrace(ev)) }
 	}
@@ -97,6 +101,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *verbose && c.Subprotocol() != "" {
 		fmt.Fprintf(stderr, "* subprotocol %s\n", c.Subprotocol())
+	}
+	if p, ok := c.Compression(); *verbose && ok {
+		fmt.Fprintf(stderr, "* permessage-deflate: %+v\n", p)
+	} else if *verbose && *compress {
+		fmt.Fprintln(stderr, "* permessage-deflate declined by the server")
 	}
 
 	sendErr := make(chan error, 1)
