@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // commands maps a subcommand to its function; each lives in its own file and
@@ -19,21 +20,18 @@ func main() {
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	name := "run" // the default subcommand
-	if len(args) > 0 {
-		name, args = args[0], args[1:]
-	}
-	switch name {
-	case "-h", "-help", "--help", "help":
+	switch {
+	case len(args) == 0:
+	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
 		usage(stdout)
 		return 0
+	case strings.HasPrefix(args[0], "-") || strings.Contains(args[0], "://"):
+		// Flags or a URL first: `wsbench -c 1000 ws://host/` means run.
+	default:
+		name, args = args[0], args[1:]
 	}
-	cmd, ok := commands[name]
-	switch {
-	case ok:
+	if cmd, ok := commands[name]; ok {
 		return cmd(args, stdout, stderr)
-	case name == "run":
-		fmt.Fprintln(stderr, "wsbench run: the load-test runner is coming (issue #5); try `wsbench serve`")
-		return 2
 	}
 	fmt.Fprintf(stderr, "wsbench: unknown command %q\n", name)
 	usage(stderr)
