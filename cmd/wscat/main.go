@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
@@ -45,6 +46,8 @@ func (f *headerFlags) Set(v string) error {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// The trace hook writes from the loop and from the sending goroutine.
+	stderr = &lockedWriter{w: stderr}
 	fs := flag.NewFlagSet("wscat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	headers := headerFlags{h: http.Header{}}
@@ -209,4 +212,16 @@ func tlsConfig(caFile, certFile, keyFile string, insecure bool) (*tls.Config, er
 		conf.Certificates = []tls.Certificate{cert}
 	}
 	return conf, nil
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
