@@ -46,8 +46,11 @@ func (f *headerFlags) Set(v string) error {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	// The trace hook writes from the loop and from the sending goroutine.
-	stderr = &lockedWriter{w: stderr}
+	// The trace hook writes from the loop and from the sending goroutine, and may still fire
+	// (the close being traced) after run has returned: writes are serialised, then dropped.
+	lw := &lockedWriter{w: stderr}
+	defer lw.stop()
+	stderr = lw
 	fs := flag.NewFlagSet("wscat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	headers := headerFlags{h: http.Header{}}
@@ -214,14 +217,24 @@ func tlsConfig(caFile, certFile, keyFile string, insecure bool) (*tls.Config, er
 	return conf, nil
 }
 
-// lockedWriter serialises writes from several goroutines.
+// lockedWriter serialises writes from several goroutines; after stop it drops them.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	stopped bool
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.stopped {
+		return len(p), nil
+	}
 	return l.w.Write(p)
+}
+
+func (l *lockedWriter) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
 }
