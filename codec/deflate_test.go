@@ -192,7 +192,7 @@ func TestDeflateWindowLimit(t *testing.T) {
 	if err != nil {
 		t.Skip("no python3 for zlib")
 	}
-	for _, bits := range []int{9, 10, 12, 14, 15} {
+	for _, bits := range []int{8, 9, 10, 12, 14, 15} {
 		p := newPair(t, 0, bits, false)
 		var stream bytes.Buffer
 		var want bytes.Buffer
@@ -500,4 +500,31 @@ func sizeName(n int) string {
 		return fmt.Sprintf("%dKiB", n>>10)
 	}
 	return fmt.Sprintf("%dB", n)
+}
+
+// FuzzInflate: any input either inflates within the limit or fails cleanly, never writing
+// more than limit+1 bytes, and a failure leaves the history as it was.
+func FuzzInflate(f *testing.F) {
+	p := newPair(f, 0, 15, false)
+	f.Add(p.d.Deflate(nil, jsonLike(300, 1), nil), false)
+	f.Add([]byte{0x00}, true)
+	f.Add([]byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, false)
+	f.Fuzz(func(t *testing.T, src []byte, noContext bool) {
+		var in Inflater
+		in.Init(12, noContext)
+		const limit = 4096
+		out, err := in.Inflate(nil, src, limit, nil)
+		if len(out) > limit+1 {
+			t.Fatalf("wrote %d bytes with a %d limit", len(out), limit)
+		}
+		if err != nil {
+			if in.HistoryCap() != 0 {
+				t.Fatalf("a failed message went into the history")
+			}
+			return
+		}
+		if !noContext && len(out) > 0 && in.HistoryCap() == 0 {
+			t.Fatalf("no history kept")
+		}
+	})
 }
