@@ -15,8 +15,8 @@ func maskAVX2(dst, src []byte, key [4]byte, pos int)
 func maskSSE2(dst, src []byte, key [4]byte, pos int)
 
 // maskAMD64 masks up to 16 bytes itself (the shortest path) and jumps to
-// maskAVX2 or maskSSE2 for more, according to useAVX2. One call site instead
-// of two keeps maskBytes, MaskCopy and Mask cheap enough to inline.
+// maskAVX2 or maskSSE2 for more, according to useAVX2: one call site, and
+// no branch on the Go side.
 //
 //go:noescape
 func maskAMD64(dst, src []byte, key [4]byte, pos int)
