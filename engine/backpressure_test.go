@@ -1,0 +1,109 @@
+package engine_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/wsfleet/wsfleet/engine"
+)
+
+// A server that stops reading: TrySend fails with ErrBackedUp once MaxPendingBytes are queued,
+// Send waits for room (and gets it when the server reads again), SendContext gives up with its
+// context, and nothing grows without bound.
+func TestBackpressure(t *testing.T) {
+	eng := newEngine(t)
+	resume := make(chan struct{})
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := upgrade(c, br, ""); err != nil {
+			return
+		}
+		<-resume // not reading: the client's socket buffers fill up
+		for {
+			if _, err := readClientFrame(br, c, 10*time.Second); err != nil {
+				return
+			}
+		}
+	})
+	const limit = 256 << 10
+	c, err := eng.Dial(context.Background(), url+"/", &engine.DialOptions{MaxPendingBytes: limit, CloseTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 16<<10)
+	sent := 0
+	for {
+		err := c.TrySend(engine.Binary, payload)
+		if errors.Is(err, engine.ErrBackedUp) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent += len(payload)
+		if sent > 64<<20 {
+			t.Fatal("TrySend never reported the connection backed up")
+		}
+	}
+	t.Logf("backed up after %d KiB (kernel buffers + %d KiB cap)", sent>>10, limit>>10)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	err = c.SendContext(ctx, engine.Binary, payload)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SendContext on a backed-up connection: %v", err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- c.Send(engine.Binary, payload) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Send did not wait for room: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(resume) // the server reads again: room appears, Send completes
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Send still waiting after the server drained the connection")
+	}
+	if err := c.Close(); err != nil && !errors.Is(err, engine.ErrTimeout) {
+		t.Fatal(err)
+	}
+}
+
+// Close wakes a sender waiting for room.
+func TestCloseWakesWaitingSender(t *testing.T) {
+	eng := newEngine(t)
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := upgrade(c, br, ""); err != nil {
+			return
+		}
+		time.Sleep(3 * time.Second)
+	})
+	c, err := eng.Dial(context.Background(), url+"/", &engine.DialOptions{MaxPendingBytes: 64 << 10, CloseTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 16<<10)
+	for c.TrySend(engine.Binary, payload) == nil {
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Send(engine.Binary, payload) }()
+	time.Sleep(50 * time.Millisecond)
+	go c.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Send succeeded on a closing connection")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close left a sender waiting")
+	}
+}
