@@ -185,6 +185,12 @@ func (c *Conn) deflateLocked(op codec.Opcode, data []byte, plain bool) ([]byte, 
 	b.B = d.z.Deflate(b.B[:0], data, &d.grow)
 	b = d.grow.b
 	d.grow.b = nil
+	if d.params.ClientNoContextTakeover && len(b.B) >= len(data) {
+		// It did not shrink: send it as it is. Only without context takeover: with it, the
+		// server's history must see every byte our compressor saw.
+		pool.Put(b)
+		return data, nil
+	}
 	d.rsv = codec.RSV1
 	return b.B, b
 }

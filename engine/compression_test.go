@@ -197,7 +197,7 @@ func TestCompressionFramesSent(t *testing.T) {
 	}
 
 	// Threshold -1 compresses the empty message too: 0x00 (RFC 7692 7.2.3.6).
-	url = server("permessage-deflate; client_no_context_takeover")
+	url = server("permessage-deflate")
 	c, err = dialCompressed(t, eng, url, &engine.DialOptions{Compression: &engine.Compression{Threshold: -1}})
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +210,25 @@ func TestCompressionFramesSent(t *testing.T) {
 	}
 	if s := g.frames[1]; s.rsv != 0x40 {
 		t.Errorf("short message not compressed with Threshold -1")
+	}
+
+	// Without context takeover, a message that does not shrink goes as it is.
+	url = server("permessage-deflate; client_no_context_takeover")
+	c, err = dialCompressed(t, eng, url, &engine.DialOptions{Compression: &engine.Compression{Threshold: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(c)
+	g = <-results
+	c.Close()
+	if last := g.frames[n-1]; last.rsv != 0 || len(last.payload) != 0 {
+		t.Errorf("empty message without context: rsv %#x payload % x", last.rsv, last.payload)
+	}
+	if s := g.frames[1]; s.rsv != 0 || string(s.payload) != "short" {
+		t.Errorf("a 5-byte message without context: rsv %#x payload %q, want it as it is", s.rsv, s.payload)
+	}
+	if g.frames[0].rsv != 0x40 {
+		t.Errorf("a 20000-byte text without context not compressed")
 	}
 	if len(g.frames[5].payload) < 1000 {
 		t.Errorf("client_no_context_takeover, yet a repeat took only %d bytes", len(g.frames[5].payload))
