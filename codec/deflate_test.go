@@ -528,3 +528,18 @@ func FuzzInflate(f *testing.F) {
 		}
 	})
 }
+
+// TestDeflateGrower: output that outgrows the buffer goes through the Grower, both ways.
+func TestDeflateGrower(t *testing.T) {
+	p := newPair(t, 0, 15, false)
+	for i, n := range []int{1, 100, 255, 256, 257, 4096, 70000} {
+		msg := randomBytes(n, uint64(i))
+		zg := &growBuf{b: make([]byte, 0, 8)}
+		z := p.d.Deflate(zg.b[:0], msg, zg)
+		og := &growBuf{b: make([]byte, 0, 8)}
+		out, err := p.f.Inflate(og.b[:0], z, n, og)
+		if err != nil || !bytes.Equal(out, msg) {
+			t.Fatalf("%d random bytes through growers: %v", n, err)
+		}
+	}
+}

@@ -180,11 +180,11 @@ func (c *Conn) deflateLocked(op codec.Opcode, data []byte, plain bool) ([]byte, 
 	if d == nil || plain || op.IsControl() || len(data) < d.threshold {
 		return data, nil
 	}
-	b := pool.Get(len(data)/2 + 64)
-	d.grow.b = b
-	b.B = d.z.Deflate(b.B[:0], data, &d.grow)
-	b = d.grow.b
+	d.grow.b = pool.Get(len(data)/2 + 64)
+	out := d.z.Deflate(d.grow.b.B[:0], data, &d.grow)
+	b := d.grow.b // Grow may have replaced the buffer (and put the first one back)
 	d.grow.b = nil
+	b.B = out
 	if d.params.ClientNoContextTakeover && len(b.B) >= len(data) {
 		// It did not shrink: send it as it is. Only without context takeover: with it, the
 		// server's history must see every byte our compressor saw.

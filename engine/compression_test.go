@@ -6,6 +6,9 @@ import (
 	stdflate "compress/flate"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -464,3 +467,109 @@ type closeNotify struct {
 }
 
 func (h *closeNotify) OnClose(_ *engine.Conn, err error) { h.closed <- err }
+
+// Incompressible messages make the compressed output outgrow its first buffer (the pooled
+// buffer is replaced while compressing): every size around the buffer classes must still go
+// out as one well-formed frame that inflates to the message. The server compresses with its
+// own context (the standard library's flate), the client echoes from a Handler and from Recv.
+func TestCompressionIncompressible(t *testing.T) {
+	eng := newEngine(t)
+	sizes := []int{1, 60, 100, 127, 128, 129, 191, 192, 193, 255, 256, 257, 300, 511, 512, 513, 1000, 1023, 1024, 1025,
+		2047, 2048, 2049, 4095, 4096, 4097, 5000, 16384, 32767, 32768, 32769, 70000, 300_000}
+	for _, passive := range []bool{false, true} {
+		name := "handler"
+		if passive {
+			name = "passive"
+		}
+		t.Run(name, func(t *testing.T) {
+			errs := make(chan error, 1)
+			url := deflateTestServer(t, "permessage-deflate", func(c net.Conn, br *bufio.Reader) {
+				var zb bytes.Buffer
+				zw, _ := stdflate.NewWriter(&zb, 6)
+				var hist []byte
+				for i, n := range sizes {
+					msg := binaryPayload(n, uint64(i))
+					if i%2 == 0 {
+						msg = randomPayload(n, uint64(i))
+					}
+					zb.Reset()
+					zw.Write(msg)
+					zw.Flush()
+					c.Write(serverFrame(0x80|0x40|0x2, bytes.TrimSuffix(zb.Bytes(), []byte{0, 0, 0xff, 0xff})))
+					f, err := readClientFrame(br, c, 5*time.Second)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if !f.masked || !f.fin || f.op != 0x2 {
+						errs <- fmt.Errorf("%d bytes: echo frame fin %v op %d masked %v", n, f.fin, f.op, f.masked)
+						return
+					}
+					got := f.payload
+					if f.rsv == 0x40 {
+						r := stdflate.NewReaderDict(io.MultiReader(bytes.NewReader(f.payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})), hist)
+						if got, err = io.ReadAll(r); err != nil {
+							errs <- fmt.Errorf("%d bytes: the echo does not inflate: %v", n, err)
+							return
+						}
+						hist = append(hist, got...)
+						if len(hist) > 1<<15 {
+							hist = hist[len(hist)-1<<15:]
+						}
+					}
+					if !bytes.Equal(got, msg) {
+						errs <- fmt.Errorf("%d bytes: the echo differs", n)
+						return
+					}
+				}
+				errs <- nil
+			})
+			opts := &engine.DialOptions{Compression: &engine.Compression{Threshold: -1}}
+			if !passive {
+				opts.Handler = deflateEchoHandler{}
+			}
+			c, err := dialCompressed(t, eng, url, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if passive {
+				go func() {
+					for {
+						m, err := c.Recv(context.Background())
+						if err != nil {
+							return
+						}
+						c.Send(m.Type, m.Data)
+						m.Release()
+					}
+				}()
+			}
+			select {
+			case err := <-errs:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("no verdict")
+			}
+		})
+	}
+}
+
+type deflateEchoHandler struct{}
+
+func (deflateEchoHandler) OnOpen(*engine.Conn) {}
+func (deflateEchoHandler) OnMessage(c *engine.Conn, typ engine.MessageType, data []byte) {
+	_ = c.Send(typ, data)
+}
+func (deflateEchoHandler) OnClose(*engine.Conn, error) {}
+
+func randomPayload(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 9))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
