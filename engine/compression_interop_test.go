@@ -143,8 +143,10 @@ func TestCompressionInterop(t *testing.T) {
 							var msg []byte
 							if typ == engine.Text {
 								msg = jsonText(n, uint64(i))
-							} else {
+							} else if i%2 == 0 {
 								msg = binaryPayload(n, uint64(i))
+							} else {
+								msg = randomPayload(n, uint64(i)) // incompressible
 							}
 							if err := c.SendContext(ctx, typ, msg); err != nil {
 								t.Fatalf("send %d bytes: %v", n, err)
