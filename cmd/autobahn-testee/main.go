@@ -13,6 +13,7 @@
 //
 //	-api handler|passive|active  which delivery path echoes (default handler)
 //	-compress                    offer permessage-deflate (RFC 7692), every message compressed
+//	-compress-no-context         -compress offering client_no_context_takeover too (13.2, 13.5, 13.6)
 //	-case-timeout D              bound on one case (default 10m; 9.x moves 16 MiB messages)
 //	-v                           one line per case on stderr
 //	-trace                       the engine's trace of every connection on stderr
@@ -40,6 +41,10 @@ import (
 
 // maxMessage lets 9.x's 16 MiB messages (and their echo) through with room to spare.
 const maxMessage = 64 << 20
+
+// compressNoContext: the suite's server asks for client_no_context_takeover (13.2, 13.5,
+// 13.6) only when the client offered it, and declines compression otherwise.
+var compressNoContext = flag.Bool("compress-no-context", false, "like -compress, and offer client_no_context_takeover (Autobahn 13.2, 13.5, 13.6 accept only such offers)")
 
 func main() {
 	api := flag.String("api", "handler", "delivery path that echoes: handler, passive or active")
@@ -102,8 +107,9 @@ func run(api string, compress bool, caseTimeout time.Duration, verbose, trace bo
 	}
 	defer eng.Close()
 	opts := baseOptions(tlsc)
-	if compress {
-		opts.Compression = &engine.Compression{Threshold: -1} // every message, however small
+	if compress || *compressNoContext {
+		// Every message compressed, however small.
+		opts.Compression = &engine.Compression{Threshold: -1, ClientNoContextTakeover: *compressNoContext}
 	}
 	r.setup(eng, opts)
 
