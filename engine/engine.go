@@ -28,6 +28,7 @@ type Engine struct {
 	lastURL    *url.URL // the last URL dialed, shared by the connections dialed with it
 	lastURLRaw string
 	optsCache  sharedOptions // the last DialOptions resolved, shared while unchanged
+	tlsCache   tlsShared     // the last TLS config cloned for a dial, shared likewise
 	closed     atomic.Bool
 
 	stopTicker chan struct{}

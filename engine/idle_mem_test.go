@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"crypto/tls"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -14,19 +15,29 @@ import (
 )
 
 // TestIdleMemoryPerConnection reports what an idle connection costs the client process:
-// heap+stack and RSS per connection at 5,000 connections (the server in its own process).
-// It logs the figures; run it with -v. The goal is at most 800 B heap+stack and 1.5 KiB RSS.
+// heap+stack and RSS per connection at 5,000 connections (the server in its own process),
+// over ws:// and wss://. It logs the figures; run it with -v.
 func TestIdleMemoryPerConnection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("5,000 connections: skipped under -short")
 	}
+	t.Run("ws", func(t *testing.T) {
+		idleMemory(t, externalServer(t)+"/echo", &engine.DialOptions{Handler: discardHandler{}})
+	})
+	t.Run("wss", func(t *testing.T) {
+		certFile, keyFile, roots := peerTLSCert(t)
+		base := startPeer(t, "node", "--tls", certFile, keyFile)
+		idleMemory(t, base+"/echo", &engine.DialOptions{Handler: discardHandler{}, TLSConfig: &tls.Config{RootCAs: roots}})
+	})
+}
+
+// idleMemory dials 5,000 idle connections with one *DialOptions, as a fleet would (the
+// connections share its resolved copy), and logs what each costs.
+func idleMemory(t *testing.T, url string, opts *engine.DialOptions) {
 	const n = 5000
-	url := externalServer(t)
 	eng := newEngine(t)
 	// One connection first, so that pools, loops and the timer wheel exist before the baseline.
-	// One *DialOptions for all, as a fleet would: the connections share its resolved copy.
-	opts := &engine.DialOptions{Handler: discardHandler{}}
-	first, err := eng.Dial(context.Background(), url+"/echo", opts)
+	first, err := eng.Dial(context.Background(), url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +52,7 @@ func TestIdleMemoryPerConnection(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := eng.Dial(context.Background(), url+"/echo", opts)
+			c, err := eng.Dial(context.Background(), url, opts)
 			if err != nil {
 				t.Error(err)
 				return

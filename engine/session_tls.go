@@ -123,6 +123,26 @@ func tlsConfigFor(u *url.URL, cfg *tls.Config) *tls.Config {
 	return cfg
 }
 
+// tlsConfig returns the config for a dial, sharing the clone with the previous dial of the same
+// config to the same host: a clone costs ~300 bytes per connection, and crypto/tls itself
+// forbids changing a Config once it has been used.
+func (e *Engine) tlsConfig(u *url.URL, cfg *tls.Config) *tls.Config {
+	host := u.Hostname()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t := &e.tlsCache; t.clone != nil && t.user == cfg && t.host == host {
+		return t.clone
+	}
+	e.tlsCache = tlsShared{user: cfg, host: host, clone: tlsConfigFor(u, cfg)}
+	return e.tlsCache.clone
+}
+
+type tlsShared struct {
+	user  *tls.Config
+	host  string
+	clone *tls.Config
+}
+
 // startTLS runs the TLS handshake and sends the upgrade request over it, on the dialing
 // goroutine, within the connect deadline. On success the bridge is switched to the loop.
 func (s *session) startTLS(ctx context.Context, nc net.Conn, req []byte) error {
@@ -131,7 +151,7 @@ func (s *session) startTLS(ctx context.Context, nc net.Conn, req []byte) error {
 	if d, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(d)
 	}
-	tc := tls.Client(b, tlsConfigFor(c.url, c.opts.TLSConfig))
+	tc := tls.Client(b, c.eng.tlsConfig(c.url, c.opts.TLSConfig))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return describeTLSErr(ctx, c, err)
 	}
