@@ -10,7 +10,7 @@ import (
 )
 
 // SLO is one service-level objective, e.g. p99<50ms, p99.9<=100ms, max<1s, mean<5ms,
-// errors<1% (of messages sent; of dials for connect), errors<10, lost<=0.
+// errors<1% (of messages sent plus dials attempted; of dials for connect), errors<10, lost<=0.
 type SLO struct {
 	Raw     string
 	Metric  string // p<N>, max, mean, errors, lost
@@ -105,9 +105,12 @@ func CheckSLO(r *Result, slos []SLO) ([]SLOResult, bool) {
 			}
 			unit = ""
 			if o.Percent {
-				base := float64(r.Messages.SentTotal)
+				// Errors come from dials and from messages, so the rate is over both: a soak
+				// sends few messages, and its failed dials must not read as 100%.
+				dials := float64(r.Connections.Opened + r.Connections.Failed)
+				base := float64(r.Messages.SentTotal) + dials
 				if r.Scenario == Connect {
-					base = float64(r.Connections.Opened + r.Connections.Failed)
+					base = dials
 				}
 				if base > 0 {
 					v = 100 * n / base

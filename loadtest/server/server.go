@@ -58,6 +58,7 @@ func Start(o Options) (*Server, error) {
 			gnet.WithMulticore(true),
 			gnet.WithNumEventLoop(o.Loops),
 			gnet.WithReusePort(false), // with port 0, each loop would bind a different port
+			gnet.WithReuseAddr(true),  // a restarted server rebinds its port despite TIME_WAIT sockets
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(quietLogger{}),
 		)
