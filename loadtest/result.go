@@ -319,8 +319,15 @@ func mergeSeries(parts []*Result) ([]Point, error) {
 	bySec := map[int]*acc{}
 	last := -1
 	for _, r := range parts {
+		off := r.Start.Sub(parts[0].Start).Seconds()
+		if n := len(r.Series); n > 0 {
+			last = max(last, int(math.Round(r.Series[n-1].T+off)))
+		}
+	}
+	for _, r := range parts {
 		// Align on wall-clock seconds when the shards' starts differ.
 		off := r.Start.Sub(parts[0].Start).Seconds()
+		shardLast, lastOpen := -1, int64(0)
 		for _, p := range r.Series {
 			sec := int(math.Round(p.T + off))
 			a := bySec[sec]
@@ -345,7 +352,14 @@ func mergeSeries(parts []*Result) ([]Point, error) {
 					a.h.Merge(h)
 				}
 			}
-			last = max(last, sec)
+			shardLast, lastOpen = sec, p.Open
+		}
+		// Open is a gauge: a shard whose series ends a second early still holds its
+		// connections in the seconds after, so the merged count does not dip.
+		for sec := shardLast + 1; shardLast >= 0 && sec <= last; sec++ {
+			if a := bySec[sec]; a != nil {
+				a.p.Open += lastOpen
+			}
 		}
 	}
 	var out []Point
