@@ -5,5 +5,9 @@
 // Run from this folder, for example:
 //
 //	go test -run '^$' -bench Mask -benchmem -count 10 | tee /tmp/mask-bench.txt
-//	benchstat -col /impl /tmp/mask-bench.txt
+//	benchstat -col /impl -row /size /tmp/mask-bench.txt
+//
+// and, for ratios that hold up while other work loads the machine:
+//
+//	WSFLEET_FASTEST=1 go test -run 'TestMaskGoals|TestHeaderFastest' -v
 package bench

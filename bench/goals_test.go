@@ -1,69 +1,137 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsfleet/wsfleet/codec"
 )
 
-// TestMaskGoals estimates the masking speed goals on a loaded machine, where
-// `go test -bench` medians move by ±100% with other work. It times short
-// blocks (~20µs) of calls, the contenders taking turns block by block, and
-// keeps each one's fastest block: a block that short usually runs without
-// being preempted, so the minimum approaches the uncontended speed, and the
-// contenders are measured under the same conditions. It reports; it does not
-// fail on a missed goal (timing is no test oracle). Run it with:
+// The tests in this file estimate speed on a loaded machine, where `go test
+// -bench` medians move by ±100% with other work. They time short blocks
+// (~20µs) of calls, the contenders taking turns block by block, and keep each
+// one's fastest block: a block that short usually runs without being
+// preempted, so the minimum approaches the uncontended speed, and the
+// contenders are measured under the same conditions. They report; they do
+// not fail on a missed goal (timing is no test oracle). Run them with:
 //
-//	WSFLEET_MASK_GOALS=1 go test -run TestMaskGoals -v
+//	WSFLEET_FASTEST=1 go test -run 'TestMaskGoals|TestHeaderFastest' -v
+
+func skipUnlessFastest(t *testing.T) {
+	if os.Getenv("WSFLEET_FASTEST") == "" {
+		t.Skip("set WSFLEET_FASTEST=1 to run (timing only, ~10s)")
+	}
+}
+
+// fastest returns, for each block, the fastest time per call over rounds
+// runs of block(iters), taking the blocks in turn. A block runs its own loop
+// of iters calls, so the harness adds no call of its own to each one.
+func fastest(blocks []func(iters int), iters, rounds int) []float64 {
+	best := make([]time.Duration, len(blocks))
+	for r := 0; r < rounds; r++ {
+		for i, block := range blocks {
+			start := time.Now()
+			block(iters)
+			if d := time.Since(start); r == 0 || d < best[i] {
+				best[i] = d
+			}
+		}
+	}
+	ns := make([]float64, len(blocks))
+	for i, d := range best {
+		ns[i] = float64(d.Nanoseconds()) / float64(iters)
+	}
+	return ns
+}
+
 func TestMaskGoals(t *testing.T) {
-	if os.Getenv("WSFLEET_MASK_GOALS") == "" {
-		t.Skip("set WSFLEET_MASK_GOALS=1 to run (takes ~10s, timing only)")
-	}
-	const rounds = 3000
-	names := make([]string, len(maskImpls))
-	for i, impl := range maskImpls {
-		names[i] = impl.name
-	}
+	skipUnlessFastest(t)
 	var out strings.Builder
-	fmt.Fprintf(&out, "%-6s", "size")
-	for _, name := range names {
-		fmt.Fprintf(&out, " %16s", name)
+	fmt.Fprintf(&out, "| size |")
+	for _, impl := range maskImpls {
+		fmt.Fprintf(&out, " %s |", impl.name)
 	}
-	fmt.Fprintf(&out, " | %-s\n", "goals: maskcopy/copy throughput, maskcopy vs gobwas")
+	fmt.Fprintf(&out, " maskcopy vs copy | maskcopy vs gobwas |\n|---|")
+	for range maskImpls {
+		fmt.Fprintf(&out, "---:|")
+	}
+	fmt.Fprintf(&out, "---:|---:|\n")
+	col := func(name string) int {
+		for i, impl := range maskImpls {
+			if impl.name == name {
+				return i
+			}
+		}
+		panic(name)
+	}
 	for _, n := range maskSizes {
 		src := make([]byte, n)
 		dst := make([]byte, n)
-		iters := max(8, 200_000/(n+16))
-		best := make([]time.Duration, len(maskImpls))
-		for r := 0; r < rounds; r++ {
-			for i, impl := range maskImpls {
-				fn := impl.fn
-				start := time.Now()
+		blocks := make([]func(int), len(maskImpls))
+		for i, impl := range maskImpls {
+			fn := impl.fn // one indirect call per op for every contender
+			blocks[i] = func(iters int) {
 				for j := 0; j < iters; j++ {
 					fn(dst, src)
 				}
-				if d := time.Since(start); r == 0 || d < best[i] {
-					best[i] = d
-				}
 			}
 		}
-		nsop := func(name string) float64 {
-			for i := range names {
-				if names[i] == name {
-					return float64(best[i].Nanoseconds()) / float64(iters)
-				}
-			}
-			panic(name)
+		ns := fastest(blocks, max(8, 200_000/(n+16)), 3000)
+		fmt.Fprintf(&out, "| %d |", n)
+		for _, v := range ns {
+			fmt.Fprintf(&out, " %.2f ns |", v)
 		}
-		fmt.Fprintf(&out, "%-6d", n)
-		for _, name := range names {
-			fmt.Fprintf(&out, " %13.2fns", nsop(name))
-		}
-		mc := nsop("wsfleet-maskcopy")
-		fmt.Fprintf(&out, " | maskcopy/copy %.2fx, maskcopy/gobwas %.2fx\n",
-			nsop("copy")/mc, nsop("gobwas-cipher")/mc)
+		mc := ns[col("wsfleet-maskcopy")]
+		// Throughput ratios: above 1 means MaskCopy moves more bytes per second.
+		fmt.Fprintf(&out, " %.2fx | %.2fx |\n", ns[col("copy")]/mc, ns[col("gobwas-cipher")]/mc)
 	}
-	t.Log("fastest block per contender, ns/op (lower is faster); ratios are throughput (higher is faster)\n" + out.String())
+	t.Log("fastest block, ns/op (lower is faster); ratios are throughput (higher is faster)\n" + out.String())
+}
+
+func TestHeaderFastest(t *testing.T) {
+	skipUnlessFastest(t)
+	var out strings.Builder
+	fmt.Fprintf(&out, "| frame | parse wsfleet | parse gobwas ReadHeaderBuffer | encode wsfleet | encode gobwas WriteHeaderBuffer |\n|---|---:|---:|---:|---:|\n")
+	for _, c := range headerCases {
+		var wire [codec.MaxHeaderSize]byte
+		frame := wire[:codec.PutHeader(wire[:], wsfleetHeader(c.masked, c.length))]
+		h, gh := wsfleetHeader(c.masked, c.length), gobwasHeader(c.masked, c.length)
+		r := bytes.NewReader(frame)
+		var w bytes.Buffer
+		w.Grow(ws.MaxHeaderSize)
+		buf := make([]byte, ws.MaxHeaderSize)
+		var dst [codec.MaxHeaderSize]byte
+		ns := fastest([]func(int){
+			func(iters int) {
+				for range iters {
+					sinkHeader, _, _ = codec.ParseHeader(frame)
+				}
+			},
+			func(iters int) {
+				for range iters {
+					r.Reset(frame)
+					sinkGHeader, _ = ws.ReadHeaderBuffer(r, buf)
+				}
+			},
+			func(iters int) {
+				for range iters {
+					sink = codec.PutHeader(dst[:], h)
+				}
+			},
+			func(iters int) {
+				for range iters {
+					w.Reset()
+					_ = ws.WriteHeaderBuffer(&w, gh, buf)
+				}
+			},
+		}, 1000, 3000)
+		fmt.Fprintf(&out, "| %s | %.2f ns | %.2f ns | %.2f ns | %.2f ns |\n", c.name, ns[0], ns[1], ns[2], ns[3])
+	}
+	t.Log("fastest block, ns/op\n" + out.String())
 }
