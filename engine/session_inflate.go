@@ -45,13 +45,7 @@ func (s *session) inflatePayload(chunk []byte, whole, frameDone bool) (gnet.Acti
 	if whole && messageDone && s.msgBuf == nil {
 		return s.inflateDeliver(chunk) // straight from gnet's read buffer
 	}
-	if s.msgBuf == nil {
-		s.msgBuf = pool.Get(firstChunkHint(s.cur.Length))
-	}
-	if cap(s.msgBuf.B)-len(s.msgBuf.B) < len(chunk) {
-		s.msgBuf = pool.Grow(s.msgBuf, len(chunk))
-	}
-	s.msgBuf.B = append(s.msgBuf.B, chunk...)
+	s.assemble(chunk)
 	if !messageDone {
 		return gnet.None, false
 	}

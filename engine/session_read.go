@@ -194,6 +194,17 @@ func (s *session) payload(chunk []byte) (gnet.Action, bool) {
 	if whole && messageDone && s.msgBuf == nil {
 		return s.deliver(s.msgType, chunk, nil) // zero-copy: a one-frame message in one read
 	}
+	s.assemble(chunk)
+	if !messageDone {
+		return gnet.None, false
+	}
+	b := s.msgBuf
+	s.msgBuf = nil
+	return s.deliver(s.msgType, b.B, b)
+}
+
+// assemble appends a piece of the current message to its reassembly buffer.
+func (s *session) assemble(chunk []byte) {
 	if s.msgBuf == nil {
 		s.msgBuf = pool.Get(firstChunkHint(s.cur.Length))
 	}
@@ -201,12 +212,6 @@ func (s *session) payload(chunk []byte) (gnet.Action, bool) {
 		s.msgBuf = pool.Grow(s.msgBuf, len(chunk))
 	}
 	s.msgBuf.B = append(s.msgBuf.B, chunk...)
-	if !messageDone {
-		return gnet.None, false
-	}
-	b := s.msgBuf
-	s.msgBuf = nil
-	return s.deliver(s.msgType, b.B, b)
 }
 
 // firstChunkHint sizes a reassembly buffer: the announced length when modest, never a
