@@ -252,7 +252,7 @@ func TestTLSFailures(t *testing.T) {
 			if !errors.Is(err, engine.ErrTLS) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want a TLS error naming %q", err, tc.want)
 			}
-			if took > 550*time.Millisecond {
+			if took > 800*time.Millisecond { // bounded by the connect timeout, plus scheduling slack
 				t.Errorf("took %v (connect timeout 500ms)", took)
 			}
 			if tc.name == "server stalls mid-handshake" && !errors.Is(err, engine.ErrTimeout) {
