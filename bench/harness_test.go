@@ -167,11 +167,17 @@ func vmRSS() uint64 {
 
 // cpuSeconds is this process's user+system CPU time so far.
 func cpuSeconds() float64 {
+	u, s := cpuUserSys()
+	return u + s
+}
+
+// cpuUserSys is this process's user and system CPU time so far, in seconds.
+func cpuUserSys() (user, sys float64) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+	return float64(ru.Utime.Sec) + float64(ru.Utime.Usec)/1e6, float64(ru.Stime.Sec) + float64(ru.Stime.Usec)/1e6
 }
 
 func mallocs() uint64 {
@@ -182,25 +188,29 @@ func mallocs() uint64 {
 
 // costMeter measures client CPU and allocations over a section of work.
 type costMeter struct {
-	cpu    float64
-	allocs uint64
-	start  time.Time
+	cpu, sys float64
+	allocs   uint64
+	start    time.Time
 }
 
 func startCost() costMeter {
-	return costMeter{cpu: cpuSeconds(), allocs: mallocs(), start: time.Now()}
+	u, s := cpuUserSys()
+	return costMeter{cpu: u + s, sys: s, allocs: mallocs(), start: time.Now()}
 }
 
-// report adds msgs/s, cpu-s/1e6msg and allocs/msg for msgs messages.
+// report adds msgs/s, cpu-s/1e6msg (of which sys-s/1e6msg in the kernel) and allocs/msg
+// for msgs messages.
 func (m costMeter) report(b *testing.B, msgs int64) {
 	el := time.Since(m.start).Seconds()
-	cpu := cpuSeconds() - m.cpu
+	u, s := cpuUserSys()
+	cpu, sys := u+s-m.cpu, s-m.sys
 	al := mallocs() - m.allocs
 	if msgs <= 0 {
 		return
 	}
 	b.ReportMetric(float64(msgs)/el, "msgs/s")
 	b.ReportMetric(cpu/float64(msgs)*1e6, "cpu-s/1e6msg")
+	b.ReportMetric(sys/float64(msgs)*1e6, "sys-s/1e6msg")
 	b.ReportMetric(float64(al)/float64(msgs), "allocs/msg")
 }
 

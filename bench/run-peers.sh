@@ -44,7 +44,12 @@ benchtime() {
 {
 	echo "# wsfleet peer benchmarks, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB, open files $(ulimit -n)"
-	echo "# $($GO version), wsfleet $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- ../engine ../codec ../pool 2>/dev/null || echo ' (engine/codec/pool modified in the work tree)')"
+	if rev=$(git rev-parse --short HEAD 2>/dev/null); then
+		git diff --quiet HEAD -- ../engine ../codec ../pool ../loadtest || rev="$rev (engine/codec/pool/loadtest modified in the work tree)"
+	else
+		rev="${WSFLEET_REV:-unknown} (not a git checkout)"
+	fi
+	echo "# $($GO version), wsfleet $rev"
 	echo "# command: COUNT=$COUNT MAXCOUNT=$MAXCOUNT SUITES='$SUITES' bash bench/run-peers.sh"
 } | tee "$raw"
 

@@ -31,25 +31,27 @@ var procSuffix = regexp.MustCompile(`-\d+$`)
 // libOrder is the order of columns and bars; libraries not listed follow by name.
 var libOrder = []string{"wsfleet-handler", "wsfleet-passive", "gorilla", "gws", "gobwas", "coder", "nbio"}
 
-// headline lists the charts: benchmark prefix (without lib) and unit, with a title and
-// whether lower is better.
+// headline lists the charts: a pattern for the benchmark name (without lib), the unit, a
+// title (the matched name is added) and whether lower is better.
 var headline = []struct {
 	bench, unit, title string
 	lowerBetter        bool
 }{
-	{"Idle/conns=10000", "B/conn-heap", "Idle memory per connection, heap+stack (10,000 conns)", true},
-	{"Idle/conns=10000", "B/conn-rss", "Idle memory per connection, RSS (10,000 conns)", true},
-	{"MaxConns/conns=19000", "s-establish", "Seconds to establish 19,000 connections (64 dialers)", true},
-	{"Handshake/dialers=1", "handshakes/s", "Handshakes/s, one dialer (dial+close)", false},
-	{"Handshake/dialers=64", "handshakes/s", "Handshakes/s, 64 dialers (dial+close)", false},
-	{"Echo/conns=1000/size=128", "cpu-s/1e6msg", "Client CPU-s per 1e6 echoes, 1,000 conns x 128 B", true},
-	{"Echo/conns=100/size=4096", "cpu-s/1e6msg", "Client CPU-s per 1e6 echoes, 100 conns x 4 KiB", true},
-	{"Echo/conns=1000/size=128", "allocs/msg", "Allocations per echo, 1,000 conns x 128 B", true},
-	{"Push/conns=10000", "cpu-s/1e6msg", "Client CPU-s per 1e6 pushes received, 10,000 conns", true},
-	{"Push/conns=10000", "p99-us", "Push delivery latency p99 (us), 10,000 conns", true},
-	{"Compress/mode=takeover/conns=1000", "B/conn-heap", "Memory per connection, permessage-deflate with context takeover", true},
-	{"TLSIdle/conns=10000", "B/conn-heap", "Idle memory per wss connection, heap+stack", true},
-	{"TLSEcho/conns=1000/size=128", "cpu-s/1e6msg", "Client CPU-s per 1e6 wss echoes, 1,000 conns x 128 B", true},
+	{`^Idle/conns=\d+$`, "B/conn-heap", "Idle memory per connection, heap+stack", true},
+	{`^Idle/conns=\d+$`, "B/conn-rss", "Idle memory per connection, RSS", true},
+	{`^MaxConns/conns=\d+$`, "s-establish", "Seconds to establish the connections (64 dialers)", true},
+	{`^Handshake/dialers=1$`, "handshakes/s", "Handshakes/s, one dialer (dial+close)", false},
+	{`^Handshake/dialers=64$`, "handshakes/s", "Handshakes/s, 64 dialers (dial+close)", false},
+	{`^Handshake/dialers=1$`, "cpu-us/hs", "Client CPU per handshake (us), one dialer", true},
+	{`^Echo/conns=1000/size=128$`, "cpu-s/1e6msg", "Client CPU-s per 1e6 echoes", true},
+	{`^Echo/conns=100/size=4096$`, "cpu-s/1e6msg", "Client CPU-s per 1e6 echoes", true},
+	{`^Echo/conns=1000/size=128$`, "allocs/msg", "Allocations per echo", true},
+	{`^Push/conns=\d+$`, "cpu-s/1e6msg", "Client CPU-s per 1e6 pushes received", true},
+	{`^Push/conns=\d+$`, "p99-us", "Push delivery latency p99 (us)", true},
+	{`^Compress/mode=takeover/conns=\d+$`, "B/conn-heap", "Memory per connection, permessage-deflate, context takeover", true},
+	{`^Compress/mode=takeover/conns=\d+$`, "B/conn-rss", "RSS per connection, permessage-deflate, context takeover", true},
+	{`^TLSIdle/conns=\d+$`, "B/conn-heap", "Idle memory per wss connection, heap+stack", true},
+	{`^TLSEcho/conns=1000/size=128$`, "cpu-s/1e6msg", "Client CPU-s per 1e6 wss echoes", true},
 }
 
 func main() {
@@ -68,14 +70,18 @@ func main() {
 		os.Exit(1)
 	}
 	for _, h := range headline {
-		s := all[h.bench+"|"+h.unit]
-		if s == nil {
-			continue
-		}
-		name := strings.NewReplacer("/", "_", "=", "-").Replace(h.bench) + "_" + strings.NewReplacer("/", "-per-").Replace(h.unit) + ".svg"
-		if err := os.WriteFile(filepath.Join(*out, name), []byte(svg(h.title, h.unit, h.lowerBetter, s)), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "charts:", err)
-			os.Exit(1)
+		re := regexp.MustCompile(h.bench)
+		for _, k := range keys {
+			s := all[k]
+			if s.unit != h.unit || !re.MatchString(s.bench) {
+				continue
+			}
+			name := strings.NewReplacer("/", "_", "=", "-").Replace(s.bench) + "_" + strings.NewReplacer("/", "-per-").Replace(h.unit) + ".svg"
+			title := h.title + " — " + s.bench
+			if err := os.WriteFile(filepath.Join(*out, name), []byte(svg(title, h.unit, h.lowerBetter, s)), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "charts:", err)
+				os.Exit(1)
+			}
 		}
 	}
 	if err := os.WriteFile(filepath.Join(*out, "summary.md"), []byte(summary(all, keys)), 0o644); err != nil {
