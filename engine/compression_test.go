@@ -573,3 +573,51 @@ func randomPayload(n int, seed uint64) []byte {
 	}
 	return b
 }
+
+// MaxMessageSize is the inflated size: a compressed message of exactly MaxMessageSize bytes
+// that does not compress (so its compressed form is a little longer) gets through, one byte
+// more fails with 1009.
+func TestCompressionMaxMessageSizeIsInflated(t *testing.T) {
+	eng := newEngine(t)
+	const limit = 200_000
+	for _, n := range []int{limit, limit + 1} {
+		msg := randomPayload(n, 1)
+		var zb bytes.Buffer
+		zw, _ := stdflate.NewWriter(&zb, 0) // stored blocks: longer than the message
+		zw.Write(msg)
+		zw.Flush()
+		z := bytes.TrimSuffix(zb.Bytes(), []byte{0, 0, 0xff, 0xff})
+		if len(z) <= n {
+			t.Fatalf("test data compressed to %d bytes", len(z))
+		}
+		url := deflateTestServer(t, "permessage-deflate", func(c net.Conn, br *bufio.Reader) {
+			c.Write(serverFrame(0x80|0x40|0x2, z))
+			for {
+				f, err := readClientFrame(br, c, 5*time.Second)
+				if err != nil {
+					return
+				}
+				if f.op == 0x8 {
+					c.Write(serverFrame(0x88, f.payload))
+					return
+				}
+			}
+		})
+		c, err := dialCompressed(t, eng, url, &engine.DialOptions{MaxMessageSize: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, err := c.Recv(ctx)
+		cancel()
+		if n == limit {
+			if err != nil || !bytes.Equal(m.Data, msg) {
+				t.Errorf("%d bytes (compressed %d) with MaxMessageSize %d: %v", n, len(z), limit, err)
+			}
+			m.Release()
+		} else if !errors.Is(err, codec.ErrMessageTooBig) {
+			t.Errorf("%d bytes with MaxMessageSize %d: %v, want ErrMessageTooBig", n, limit, err)
+		}
+		c.Close()
+	}
+}

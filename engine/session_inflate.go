@@ -34,6 +34,19 @@ func (s *session) noteRSV(h codec.Header) {
 	}
 }
 
+// maxWireLen bounds the length a server may announce for the current message: MaxMessageSize,
+// and for a compressed message a little more, what DEFLATE adds to data that does not
+// compress (5 bytes per stored block of up to 65,535 bytes, and the end of the message), so
+// that a message of MaxMessageSize bytes gets through whatever its content. Inflating stops
+// at MaxMessageSize itself.
+func (s *session) maxWireLen() int64 {
+	m := int64(s.c.opts.MaxMessageSize)
+	if s.inflating() {
+		m += m/8192 + 64
+	}
+	return m
+}
+
 // inflating reports that the current data message is compressed.
 func (s *session) inflating() bool { return s.infl != nil && s.infl.msg }
 

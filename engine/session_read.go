@@ -134,7 +134,7 @@ func (s *session) beginFrame(h codec.Header) (act gnet.Action, stop bool) {
 		}
 		// Checked on the announced length, before a byte of it is stored: a frame claiming a
 		// gigabyte costs nothing.
-		if s.msgLen+h.Length > int64(s.c.opts.MaxMessageSize) {
+		if s.msgLen+h.Length > s.maxWireLen() {
 			return s.fail(&wrapped{
 				msg: fmt.Sprintf("websocket: server announced a %d-byte frame (message so far %d bytes); MaxMessageSize is %d (close 1009)",
 					h.Length, s.msgLen, s.c.opts.MaxMessageSize),
