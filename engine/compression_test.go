@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -621,3 +622,90 @@ func TestCompressionMaxMessageSizeIsInflated(t *testing.T) {
 		c.Close()
 	}
 }
+
+// Each reconnection negotiates afresh: compression on, then declined, then on again with a
+// fresh context (the first message after a reconnection refers to nothing sent before it).
+func TestCompressionReconnect(t *testing.T) {
+	eng := newEngine(t)
+	msg := jsonText(8000, 5)
+	answers := []string{"permessage-deflate", "", "permessage-deflate"}
+	results := make(chan error, len(answers))
+	var session atomic.Int32
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		k := int(session.Add(1)) - 1
+		if k >= len(answers) {
+			return
+		}
+		extra := ""
+		if answers[k] != "" {
+			extra = "Sec-WebSocket-Extensions: " + answers[k] + "\r\n"
+		}
+		if _, err := upgrade(c, br, extra); err != nil {
+			results <- err
+			return
+		}
+		f, err := readClientFrame(br, c, 5*time.Second)
+		if err != nil {
+			results <- err
+			return
+		}
+		got := f.payload
+		switch {
+		case answers[k] == "" && f.rsv != 0:
+			results <- fmt.Errorf("session %d: RSV %#x after the server declined", k, f.rsv)
+			return
+		case answers[k] != "" && f.rsv != 0x40:
+			results <- fmt.Errorf("session %d: not compressed", k)
+			return
+		case f.rsv == 0x40:
+			var in codec.Inflater
+			in.Init(15, false) // a fresh history, as the server has
+			if got, err = in.Inflate(nil, f.payload, 1<<20, nil); err != nil {
+				results <- fmt.Errorf("session %d: the first message does not inflate with a fresh history: %v", k, err)
+				return
+			}
+		}
+		if !bytes.Equal(got, msg) {
+			results <- fmt.Errorf("session %d: message differs", k)
+			return
+		}
+		results <- nil
+		if k < len(answers)-1 {
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close() // abnormal close: the client reconnects
+			return
+		}
+		for {
+			f, err := readClientFrame(br, c, 5*time.Second)
+			if err != nil || f.op == 0x8 {
+				c.Write(serverFrame(0x88, f.payload))
+				return
+			}
+		}
+	})
+	h := &sendOnOpen{msg: msg}
+	c, err := dialCompressed(t, eng, url, &engine.DialOptions{Handler: h, Reconnect: &engine.ReconnectPolicy{MinDelay: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for k := range answers {
+		select {
+		case err := <-results:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("session %d: nothing", k)
+		}
+	}
+	if _, ok := c.Compression(); !ok {
+		t.Error("the last session negotiated compression, Compression() says no")
+	}
+}
+
+type sendOnOpen struct{ msg []byte }
+
+func (h *sendOnOpen) OnOpen(c *engine.Conn)                              { _ = c.Send(engine.Text, h.msg) }
+func (h *sendOnOpen) OnMessage(*engine.Conn, engine.MessageType, []byte) {}
+func (h *sendOnOpen) OnClose(*engine.Conn, error)                        {}
