@@ -12,7 +12,7 @@
 // 1-3 bytes.
 
 // KEYS reads the key and pos and leaves AX = the key doubled to 64 bits and
-// rotated to start at pos (rotateKey in mask.go), DX = the same for a stretch
+// rotated to start at pos (rotateKey in mask_generic.go), DX = the same for a stretch
 // that ends at n (BX). The doubled key repeats every 4 bytes, so RORQ by
 // 8*pos (it uses the count mod 64) rotates by 8*(pos&3) for any pos, and its
 // low half is the 32-bit key.

@@ -16,7 +16,7 @@ TEXT ·maskNEON(SB), NOSPLIT, $0-64
 	MOVWU key+48(FP), R4
 	MOVD  pos+56(FP), R5
 
-	// R3 = the key rotated to start at pos (rotateKey in mask.go), R4 = the
+	// R3 = the key rotated to start at pos (rotateKey in mask_generic.go), R4 = the
 	// key for a stretch that ends at n. RORW uses the amount mod 32, so 8*pos
 	// rotates by 8*(pos&3) for any pos.
 	LSL  $3, R5, R8
