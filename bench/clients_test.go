@@ -103,7 +103,9 @@ type wsfleetClient struct {
 }
 
 func newWsfleet(tb testing.TB, handler bool) client {
-	eng, err := engine.New(engine.Options{})
+	// WSF_WSFLEET_LOOPS overrides the number of event loops (default GOMAXPROCS), to study
+	// how many wake-ups per message the loops pay.
+	eng, err := engine.New(engine.Options{Loops: envInt("WSF_WSFLEET_LOOPS", 0)})
 	if err != nil {
 		tb.Fatal(err)
 	}

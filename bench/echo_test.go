@@ -147,12 +147,14 @@ func echoBench(b *testing.B, p peer, url string, o *dialOpts, conns, size int) {
 				b.Fatal(err)
 			}
 		}
+		stopProfile := cpuProfile(b)
 		m := startCost()
 		b.ResetTimer()
 		if err := f.round(b.N, 5*time.Minute); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		stopProfile()
 		m.report(b, int64(b.N))
 		b.SetBytes(int64(size))
 	})

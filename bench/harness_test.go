@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,6 +213,31 @@ func (m costMeter) report(b *testing.B, msgs int64) {
 	b.ReportMetric(cpu/float64(msgs)*1e6, "cpu-s/1e6msg")
 	b.ReportMetric(sys/float64(msgs)*1e6, "sys-s/1e6msg")
 	b.ReportMetric(float64(al)/float64(msgs), "allocs/msg")
+}
+
+// cpuProfile profiles the measured section of a benchmark into
+// $WSF_CPUPROFILE_DIR/<name>.cpu.pprof when that variable is set (the last round of b.N
+// overwrites the earlier ones); it returns the function that stops the profile.
+func cpuProfile(b *testing.B) func() {
+	dir := os.Getenv("WSF_CPUPROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	name := strings.NewReplacer("/", "_", "=", "-").Replace(b.Name())
+	f, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
+	if err != nil {
+		b.Logf("cpu profile: %v", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		b.Logf("cpu profile: %v", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }
 
 // ---- latency histogram ----

@@ -83,6 +83,7 @@ func pushBench(b *testing.B, p peer, url string, o *dialOpts, n int) {
 		f.h.reset()
 		f.got.Store(0)
 		f.target.Store(int64(b.N))
+		stopProfile := cpuProfile(b)
 		m := startCost()
 		b.ResetTimer()
 		select {
@@ -91,6 +92,7 @@ func pushBench(b *testing.B, p peer, url string, o *dialOpts, n int) {
 			b.Fatalf("%d of %d pushes after 5m", f.got.Load(), b.N)
 		}
 		b.StopTimer()
+		stopProfile()
 		f.target.Store(-1)
 		m.report(b, int64(b.N))
 		b.ReportMetric(f.h.quantile(0.50), "p50-us")
