@@ -21,7 +21,7 @@ func MaskCopy(dst, src []byte, key [4]byte, pos int) int {
 		maskBytes(dst, src, key, pos)
 		return end
 	}
-	// 8..16 bytes, the most common small message: two overlapping words in
+	// 8..16 bytes, a common size for small messages: two overlapping words in
 	// Go. Calling assembly costs more than this work (its arguments go
 	// through the stack); measured in bench/goals_test.go. Both words are
 	// loaded before either is stored, so dst == src works. The key doubled
