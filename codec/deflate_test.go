@@ -26,7 +26,7 @@ func jsonLike(n int, seed uint64) []byte {
 	for b.Len() < n {
 		fmt.Fprintf(&b, `{"id":%d,"user":"%s","event":"%s","price":%d.%02d,"qty":%d,"ts":%d,"tags":["%s","x%d"]},`,
 			r.IntN(1e6), names[r.IntN(len(names))], events[r.IntN(len(events))], r.IntN(5000), r.IntN(100),
-			r.IntN(1000), 1700000000000+r.IntN(1e9), names[r.IntN(len(names))], r.IntN(50))
+			r.IntN(1000), int64(1700000000000)+r.Int64N(1e9), names[r.IntN(len(names))], r.IntN(50))
 	}
 	return b.Bytes()[:n]
 }
