@@ -100,6 +100,13 @@ const dialTimeout = 30 * time.Second
 type wsfleetClient struct {
 	eng     *engine.Engine
 	handler bool
+
+	// The fleet idiom (engine/options_share.go): many dials with one *DialOptions share one
+	// resolved copy. Dials made with the same *dialOpts reuse one *engine.DialOptions (and
+	// one Handler); a new *dialOpts per dial (echo: per-connection state) costs a copy each.
+	mu       sync.Mutex
+	lastOpts *dialOpts
+	lastDo   *engine.DialOptions
 }
 
 func newWsfleet(tb testing.TB, handler bool) client {
@@ -128,7 +135,13 @@ type wsfleetConn struct{ c *engine.Conn }
 func (w wsfleetConn) send(p []byte) error { return w.c.Send(engine.Binary, p) }
 func (w wsfleetConn) close() error        { return w.c.Close() }
 
-func (f *wsfleetClient) dial(ctx context.Context, url string, o *dialOpts) (wsConn, error) {
+// options returns the engine's DialOptions for o, the same pointer for the same o.
+func (f *wsfleetClient) options(o *dialOpts) *engine.DialOptions {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if o == f.lastOpts {
+		return f.lastDo
+	}
 	do := &engine.DialOptions{TLSConfig: o.tls, ConnectTimeout: dialTimeout}
 	switch o.deflate {
 	case deflateTakeover:
@@ -139,7 +152,12 @@ func (f *wsfleetClient) dial(ctx context.Context, url string, o *dialOpts) (wsCo
 	if f.handler {
 		do.Handler = &wsfleetHandler{onMsg: o.onMsg}
 	}
-	c, err := f.eng.Dial(ctx, url, do)
+	f.lastOpts, f.lastDo = o, do
+	return do
+}
+
+func (f *wsfleetClient) dial(ctx context.Context, url string, o *dialOpts) (wsConn, error) {
+	c, err := f.eng.Dial(ctx, url, f.options(o))
 	if err != nil {
 		return nil, err
 	}
