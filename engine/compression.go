@@ -159,7 +159,7 @@ func (c *Conn) SendUncompressed(typ MessageType, data []byte) error {
 	if typ != Text && typ != Binary {
 		return errBadMessageType
 	}
-	return c.send(nil, typ|opUncompressed, data, c.opts.Handler == nil)
+	return c.send(nil, typ|opUncompressed, data, c.handler == nil)
 }
 
 // opUncompressed marks a data opcode passed to send for a message that must not be

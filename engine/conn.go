@@ -25,6 +25,8 @@ type Conn struct {
 	url  *url.URL
 	tr   TraceFunc
 	val  any
+	// handler is DialOptions.Handler (kept here: the options may be shared)
+	handler Handler
 	// localBind is DialOptions.LocalAddr (kept here: the options may be shared)
 	localBind net.Addr
 

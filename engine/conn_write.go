@@ -16,7 +16,7 @@ import (
 // meant to be called from callbacks): past twice MaxPendingBytes it fails with ErrBackedUp.
 // Otherwise it waits for room while MaxPendingBytes are already pending.
 func (c *Conn) Send(typ MessageType, data []byte) error {
-	return c.send(nil, typ, data, c.opts.Handler == nil)
+	return c.send(nil, typ, data, c.handler == nil)
 }
 
 // SendContext is Send that always waits for room, until ctx ends. Never call it from a Handler
@@ -55,7 +55,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool
 	}
 	frameLen := codec.HeaderSize(int64(len(data)), true) + len(data)
 	limit := c.opts.MaxPendingBytes
-	if !wait && c.opts.Handler != nil {
+	if !wait && c.handler != nil {
 		limit *= 2 // callbacks get slack: they cannot wait
 	}
 	c.mu.Lock()

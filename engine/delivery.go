@@ -20,7 +20,7 @@ func (s *session) deliver(typ codec.Opcode, data []byte, buf *bytebufferpool.Byt
 		s.l.stats.msgsIn.Add(1)
 		s.l.stats.bytesIn.Add(int64(len(data)))
 	}
-	if h := c.opts.Handler; h != nil {
+	if h := c.handler; h != nil {
 		h.OnMessage(c, typ, data)
 		if buf != nil {
 			pool.Put(buf)
@@ -204,7 +204,7 @@ func (c *Conn) Recv(ctx context.Context) (Message, error) {
 	var timeout <-chan time.Time
 	for {
 		c.mu.Lock()
-		if c.opts.Handler != nil || c.mode == Active {
+		if c.handler != nil || c.mode == Active {
 			c.mu.Unlock()
 			return Message{}, ErrWrongMode
 		}
@@ -261,7 +261,7 @@ func (m multiErr) Unwrap() []error { return m }
 func (c *Conn) SetMode(m Mode) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.opts.Handler != nil {
+	if c.handler != nil {
 		return errors.New("websocket: SetMode: the connection delivers to its Handler")
 	}
 	if m != Passive && c.owner == nil {

@@ -47,7 +47,7 @@ func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn
 	if tr == nil {
 		tr = e.opts.Trace
 	}
-	c := &Conn{eng: e, opts: e.shareOptions(o, &opts), url: u, tr: tr, val: opts.Value, mode: opts.Mode, owner: opts.Owner, localBind: opts.LocalAddr, maskState: newKeyState()}
+	c := &Conn{eng: e, opts: e.shareOptions(o, &opts), url: u, tr: tr, val: opts.Value, handler: opts.Handler, mode: opts.Mode, owner: opts.Owner, localBind: opts.LocalAddr, maskState: newKeyState()}
 	if !e.register(c) {
 		return nil, ErrEngineClosed
 	}

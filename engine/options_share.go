@@ -5,17 +5,16 @@ import (
 	"unsafe"
 )
 
-// A fleet dials thousands of connections with the same *DialOptions. Each connection needs
-// the options with defaults applied, and a copy per connection costs about 200 bytes, a
-// quarter of an idle connection's budget. So the engine keeps the last resolved copy and
-// hands it to the next Dial whose options are the same pointer with the same contents
-// (compared field by field, references by identity: a caller that changes the struct between
-// dials gets a fresh copy). Fields that differ per connection (Mode, Owner, LocalAddr,
-// Value) live in Conn itself and are not compared.
+// A fleet dials thousands of connections with the same options. Each connection needs the
+// options with defaults applied, and a copy per connection costs about 200 bytes, a quarter
+// of an idle connection's budget. So the engine keeps the last resolved copy and hands it to
+// the next Dial whose options have the same contents (compared field by field, references by
+// identity: a caller that changes a field, or passes another map or slice, gets a fresh copy),
+// whether it passes the same *DialOptions or a new one. Fields that differ per connection
+// (Mode, Owner, LocalAddr, Value, Handler) live in Conn itself and are not compared.
 
 type sharedOptions struct {
-	user     *DialOptions // the caller's struct, by identity
-	snap     DialOptions  // its contents when resolved was made
+	snap     DialOptions // the caller's options when resolved was made
 	resolved *DialOptions
 }
 
@@ -27,10 +26,10 @@ func (e *Engine) shareOptions(o *DialOptions, resolved *DialOptions) *DialOption
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if sh := &e.optsCache; sh.user == o && sameOptions(&sh.snap, o) {
+	if sh := &e.optsCache; sh.resolved != nil && sameOptions(&sh.snap, o) {
 		return sh.resolved
 	}
-	e.optsCache = sharedOptions{user: o, snap: *o, resolved: resolved}
+	e.optsCache = sharedOptions{snap: *o, resolved: resolved}
 	return resolved
 }
 
@@ -52,7 +51,7 @@ func sameOptions(a, b *DialOptions) bool {
 }
 
 // perConnField names the DialOptions fields a Conn keeps for itself.
-var perConnField = map[string]bool{"Mode": true, "Owner": true, "LocalAddr": true, "Value": true}
+var perConnField = map[string]bool{"Mode": true, "Owner": true, "LocalAddr": true, "Value": true, "Handler": true}
 
 func sameValue(a, b reflect.Value) bool {
 	switch a.Kind() {

@@ -77,6 +77,12 @@ func TestShareOptions(t *testing.T) {
 	if e.shareOptions(o, &r4) == got1 {
 		t.Fatal("a changed field was shared")
 	}
+	same := *o // another struct with the same contents and a per-connection Handler: shared
+	same.Handler = discard{}
+	r6 := same.withDefaults()
+	if e.shareOptions(&same, &r6) != &r4 {
+		t.Fatal("equal options in another struct not shared")
+	}
 	o.Header = http.Header{"X": {"1"}} // equal contents, another map: not shared (identity)
 	r5 := o.withDefaults()
 	if e.shareOptions(o, &r5) != &r5 {

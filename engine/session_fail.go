@@ -39,7 +39,7 @@ type pendingFail struct {
 // deferFail reports false when the failure must happen now.
 func (s *session) deferFail(code codec.CloseCode, err error) bool {
 	c := s.c
-	if c.opts.Handler != nil || c.State() != StateOpen {
+	if c.handler != nil || c.State() != StateOpen {
 		return false
 	}
 	c.mu.Lock()

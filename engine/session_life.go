@@ -71,7 +71,7 @@ func (s *session) readUpgrade(buf []byte) gnet.Action {
 	}
 	s.dialing = false
 	s.dialDone <- nil
-	if h := c.opts.Handler; h != nil {
+	if h := c.handler; h != nil {
 		h.OnOpen(c)
 	}
 	if n < len(buf) {
@@ -196,7 +196,7 @@ func (s *session) finishClose(netErr error) {
 	if c.tr != nil {
 		c.trace(TraceEvent{Kind: TraceClosed, Err: cause})
 	}
-	if h := c.opts.Handler; h != nil {
+	if h := c.handler; h != nil {
 		h.OnClose(c, cause)
 	}
 	if retry {

@@ -241,17 +241,17 @@ func (s *session) control(op codec.Opcode, payload []byte) (gnet.Action, bool) {
 		if c.tr != nil {
 			c.trace(TraceEvent{Kind: TracePingAnswered, Opcode: op, Length: len(payload)})
 		}
-		if ph, ok := c.opts.Handler.(PingHandler); ok {
+		if ph, ok := c.handler.(PingHandler); ok {
 			ph.OnPing(c, payload)
 		}
-		if c.opts.DeliverControl && c.opts.Handler == nil {
+		if c.opts.DeliverControl && c.handler == nil {
 			return s.deliver(codec.OpPing, payload, nil)
 		}
 	case codec.OpPong:
-		if ph, ok := c.opts.Handler.(PongHandler); ok {
+		if ph, ok := c.handler.(PongHandler); ok {
 			ph.OnPong(c, payload)
 		}
-		if c.opts.DeliverControl && c.opts.Handler == nil {
+		if c.opts.DeliverControl && c.handler == nil {
 			return s.deliver(codec.OpPong, payload, nil)
 		}
 	case codec.OpClose:
