@@ -142,6 +142,8 @@ func echoBench(b *testing.B, p peer, url string, o *dialOpts, conns, size int) {
 	b.Run(fmt.Sprintf("conns=%d/size=%d", conns, size), func(b *testing.B) {
 		if f == nil {
 			f = dialEchoFleet(b, p, url, opts, conns, size)
+			// WSF_SETTLE_MS: wait this long after dialing (dial-time timers expire).
+			time.Sleep(time.Duration(envInt("WSF_SETTLE_MS", 0)) * time.Millisecond)
 			// Warm up: pools, buffers, goroutine stacks.
 			if err := f.round(10*conns, 2*time.Minute); err != nil {
 				b.Fatal(err)

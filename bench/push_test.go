@@ -74,7 +74,8 @@ func pushBench(b *testing.B, p peer, url string, o *dialOpts, n int) {
 			if err != nil {
 				b.Fatalf("%s: %v", p.name, err)
 			}
-			time.Sleep(2 * time.Second) // every connection on the push grid
+			// Every connection on the push grid; WSF_SETTLE_MS waits longer (dial-time timers expire).
+			time.Sleep(time.Duration(envInt("WSF_SETTLE_MS", 2000)) * time.Millisecond)
 		}
 		select { // a late signal of the previous round
 		case <-f.done:
