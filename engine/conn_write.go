@@ -16,17 +16,26 @@ import (
 // meant to be called from callbacks): past twice MaxPendingBytes it fails with ErrBackedUp.
 // Otherwise it waits for room while MaxPendingBytes are already pending.
 func (c *Conn) Send(typ MessageType, data []byte) error {
+	if typ != Text && typ != Binary {
+		return errBadMessageType
+	}
 	return c.send(nil, typ, data, c.handler == nil)
 }
 
 // SendContext is Send that always waits for room, until ctx ends. Never call it from a Handler
 // callback: the loop it would wait for is the one it blocks.
 func (c *Conn) SendContext(ctx context.Context, typ MessageType, data []byte) error {
+	if typ != Text && typ != Binary {
+		return errBadMessageType
+	}
 	return c.send(ctx, typ, data, true)
 }
 
 // TrySend is Send that never waits: it fails with ErrBackedUp when MaxPendingBytes are pending.
 func (c *Conn) TrySend(typ MessageType, data []byte) error {
+	if typ != Text && typ != Binary {
+		return errBadMessageType
+	}
 	return c.send(nil, typ, data, false)
 }
 

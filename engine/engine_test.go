@@ -56,6 +56,11 @@ func TestPassiveEcho(t *testing.T) {
 			m.Release()
 		}
 	}
+	for _, bad := range []engine.MessageType{engine.Ping, 0x81, 0x3} {
+		if err := c.Send(bad, []byte("x")); !errors.Is(err, engine.ErrNotSupported) {
+			t.Errorf("Send with type %#x: %v, want an error", byte(bad), err)
+		}
+	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
