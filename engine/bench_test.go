@@ -31,26 +31,31 @@ func (h *pingPongHandler) OnClose(*engine.Conn, error) {}
 func BenchmarkHandlerEcho(b *testing.B) {
 	for _, size := range []int{128, 4096} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			eng := newEngine(b)
-			url := externalServer(b)
-			h := &pingPongHandler{payload: make([]byte, size), done: make(chan struct{}, 1)}
-			c, err := eng.Dial(context.Background(), url+"/echo", &engine.DialOptions{Handler: h})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			// Warm the pools, then measure.
-			h.left = 100
-			c.Send(engine.Binary, h.payload)
-			<-h.done
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			h.left = b.N
-			c.Send(engine.Binary, h.payload)
-			<-h.done
+			benchHandlerEcho(b, externalServer(b)+"/echo", &engine.DialOptions{}, size)
 		})
 	}
+}
+
+// benchHandlerEcho runs b.N round trips of size bytes, each reply sent from OnMessage.
+func benchHandlerEcho(b *testing.B, url string, opts *engine.DialOptions, size int) {
+	eng := newEngine(b)
+	h := &pingPongHandler{payload: make([]byte, size), done: make(chan struct{}, 1)}
+	opts.Handler = h
+	c, err := eng.Dial(context.Background(), url, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	// Warm the pools, then measure.
+	h.left = 200
+	c.Send(engine.Binary, h.payload)
+	<-h.done
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	h.left = b.N
+	c.Send(engine.Binary, h.payload)
+	<-h.done
 }
 
 // BenchmarkSend: Send from a user goroutine (masked copy into the pending buffer, batched flushes).
@@ -90,35 +95,39 @@ func (discardHandler) OnClose(*engine.Conn, error)                        {}
 func BenchmarkPassiveRecv(b *testing.B) {
 	for _, size := range []int{128, 4096} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			eng := newEngine(b)
-			url := externalServer(b)
-			c, err := eng.Dial(context.Background(), url+"/echo", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			p := make([]byte, size)
-			ctx := context.Background()
-			roundTrip := func() {
-				if err := c.Send(engine.Binary, p); err != nil {
-					b.Fatal(err)
-				}
-				m, err := c.Recv(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				m.Release()
-			}
-			for i := 0; i < 1000; i++ {
-				roundTrip()
-			}
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				roundTrip()
-			}
+			benchPassiveRecv(b, externalServer(b)+"/echo", &engine.DialOptions{}, size)
 		})
+	}
+}
+
+// benchPassiveRecv runs b.N passive round trips of size bytes: Send, Recv, Release.
+func benchPassiveRecv(b *testing.B, url string, opts *engine.DialOptions, size int) {
+	eng := newEngine(b)
+	c, err := eng.Dial(context.Background(), url, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	p := make([]byte, size)
+	ctx := context.Background()
+	roundTrip := func() {
+		if err := c.Send(engine.Binary, p); err != nil {
+			b.Fatal(err)
+		}
+		m, err := c.Recv(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Release()
+	}
+	for i := 0; i < 200; i++ {
+		roundTrip()
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		roundTrip()
 	}
 }
 
