@@ -1,10 +1,8 @@
 package engine_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,40 +44,7 @@ func startDeflateServer(t testing.TB) string {
 	if deflateServerErr != nil {
 		t.Fatal(deflateServerErr)
 	}
-	cmd := exec.Command(deflateServerBin)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("deflateserver did not start: %v", err)
-	}
-	go io.Copy(io.Discard, stdout)
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "LISTENING ")
-	if !ok {
-		t.Fatalf("deflateserver said %q", line)
-	}
-	return url
+	return startLineServer(t, deflateServerBin)
 }
 
 // countHandler counts messages and signals when a target is reached.

@@ -40,22 +40,7 @@ func TestPassiveEcho(t *testing.T) {
 	if c.State() != engine.StateOpen {
 		t.Fatalf("state %v", c.State())
 	}
-	for _, typ := range []engine.MessageType{engine.Text, engine.Binary} {
-		for _, n := range echoSizes {
-			p := payloadOf(n, typ == engine.Text)
-			if err := c.Send(typ, p); err != nil {
-				t.Fatal(err)
-			}
-			m, err := c.Recv(context.Background())
-			if err != nil {
-				t.Fatalf("%v %d: %v", typ, n, err)
-			}
-			if m.Type != typ || !bytes.Equal(m.Data, p) {
-				t.Fatalf("%v %d: echo differs (got %v, %d bytes)", typ, n, m.Type, len(m.Data))
-			}
-			m.Release()
-		}
-	}
+	echoOver(t, c, echoSizes)
 	for _, bad := range []engine.MessageType{engine.Ping, 0x81, 0x3} {
 		if err := c.Send(bad, []byte("x")); !errors.Is(err, engine.ErrNotSupported) {
 			t.Errorf("Send with type %#x: %v, want an error", byte(bad), err)

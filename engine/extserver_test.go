@@ -51,8 +51,14 @@ func (e *buildError) Error() string { return "go build ./cmd/wsbench: " + e.err.
 // externalServer starts `wsbench serve` in its own process; it dies with the test (stdin EOF).
 func externalServer(t testing.TB, args ...string) string {
 	t.Helper()
-	bin := buildWSBench(t)
-	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0", "-stdin-eof-exit"}, args...)...)
+	return startLineServer(t, buildWSBench(t), append([]string{"serve", "-addr", "127.0.0.1:0", "-stdin-eof-exit"}, args...)...)
+}
+
+// startLineServer runs a server binary that prints "LISTENING <url>" once ready and exits when
+// its standard input closes; it returns the URL and stops the process in t.Cleanup.
+func startLineServer(t testing.TB, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -78,11 +84,12 @@ func externalServer(t testing.TB, args ...string) string {
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		t.Fatalf("wsbench serve did not start: %v", err)
+		t.Fatalf("%s did not start: %v", filepath.Base(bin), err)
 	}
+	go io.Copy(io.Discard, stdout)
 	url, ok := strings.CutPrefix(strings.TrimSpace(line), "LISTENING ")
 	if !ok {
-		t.Fatalf("wsbench serve said %q", line)
+		t.Fatalf("%s said %q", filepath.Base(bin), line)
 	}
 	return url
 }
