@@ -274,6 +274,10 @@ func (gwsClient) dial(ctx context.Context, url string, o *dialOpts) (wsConn, err
 			Enabled:               true,
 			ServerContextTakeover: o.deflate == deflateTakeover,
 			ClientContextTakeover: o.deflate == deflateTakeover,
+			// gws skips messages under 512 B without context takeover by default;
+			// wsfleet's default threshold is 128 B. Compress from 128 B on both sides
+			// so the compression benchmarks do the same work.
+			Threshold: 128,
 		}
 	}
 	c, resp, err := gws.NewClient(&gwsHandler{onMsg: o.onMsg}, opt)

@@ -40,16 +40,24 @@ type echoFleet struct {
 }
 
 type echoState struct {
-	c       wsConn
-	payload []byte
-	left    atomic.Int64
-	f       *echoFleet
+	c        wsConn
+	payloads [][]byte // sent in turn; one goroutine at a time sends on a connection
+	next     int
+	left     atomic.Int64
+	f        *echoFleet
+}
+
+// payload is the message to send next.
+func (s *echoState) payload() []byte {
+	p := s.payloads[s.next%len(s.payloads)]
+	s.next++
+	return p
 }
 
 // onMsg runs on the connection's receive path: next round trip, or done.
 func (s *echoState) onMsg([]byte) {
 	if s.left.Add(-1) > 0 {
-		if err := s.c.send(s.payload); err != nil {
+		if err := s.c.send(s.payload()); err != nil {
 			return // the round never ends: the benchmark times out and says so
 		}
 		return
@@ -59,15 +67,13 @@ func (s *echoState) onMsg([]byte) {
 	}
 }
 
-func dialEchoFleet(b *testing.B, p peer, url string, o dialOpts, n, size int) *echoFleet {
+// dialEchoFleet dials n connections that send payloads in turn, each starting at a
+// different one.
+func dialEchoFleet(b *testing.B, p peer, url string, o dialOpts, n int, payloads [][]byte) *echoFleet {
 	f := &echoFleet{cl: p.open(b), done: make(chan struct{}, 1)}
-	payload := make([]byte, size)
-	for i := range payload {
-		payload[i] = byte(i)
-	}
 	f.states = make([]*echoState, n)
 	for i := range f.states {
-		f.states[i] = &echoState{payload: payload, f: f}
+		f.states[i] = &echoState{payloads: payloads, next: i, f: f}
 	}
 	ctx := context.Background()
 	conns, err := dialMany(ctx, n, 64, func(i int) (wsConn, error) {
@@ -114,7 +120,7 @@ func (f *echoFleet) round(total int, timeout time.Duration) error {
 	f.active.Store(active)
 	for _, s := range f.states {
 		if s.left.Load() > 0 {
-			if err := s.c.send(s.payload); err != nil {
+			if err := s.c.send(s.payload()); err != nil {
 				return err
 			}
 		}
@@ -127,8 +133,23 @@ func (f *echoFleet) round(total int, timeout time.Duration) error {
 	}
 }
 
+// countingPayload is the uncompressed benchmarks' message: bytes 0, 1, 2, ...
+func countingPayload(size int) [][]byte {
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	return [][]byte{payload}
+}
+
 // echoBench runs the sub-benchmark conns=N/size=S of b with connections dialed with o.
 func echoBench(b *testing.B, p peer, url string, o *dialOpts, conns, size int) {
+	echoBenchPayloads(b, p, url, o, conns, countingPayload(size))
+}
+
+// echoBenchPayloads is echoBench with the messages given (all of one size).
+func echoBenchPayloads(b *testing.B, p peer, url string, o *dialOpts, conns int, payloads [][]byte) {
+	size := len(payloads[0])
 	var opts dialOpts
 	if o != nil {
 		opts = *o
@@ -141,7 +162,7 @@ func echoBench(b *testing.B, p peer, url string, o *dialOpts, conns, size int) {
 	}()
 	b.Run(fmt.Sprintf("conns=%d/size=%d", conns, size), func(b *testing.B) {
 		if f == nil {
-			f = dialEchoFleet(b, p, url, opts, conns, size)
+			f = dialEchoFleet(b, p, url, opts, conns, payloads)
 			// WSF_SETTLE_MS: wait this long after dialing (dial-time timers expire).
 			time.Sleep(time.Duration(envInt("WSF_SETTLE_MS", 0)) * time.Millisecond)
 			// Warm up: pools, buffers, goroutine stacks.

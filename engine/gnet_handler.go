@@ -25,7 +25,11 @@ func (h *eventHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	return s.onTraffic(gc)
+	a := s.onTraffic(gc)
+	if s.l != nil {
+		s.l.afterTraffic()
+	}
+	return a
 }
 
 func (h *eventHandler) OnClose(gc gnet.Conn, err error) gnet.Action {

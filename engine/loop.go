@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -22,6 +23,10 @@ type loop struct {
 	backlog     []*session // connections with events for a full owner channel, or room waiters
 	timersAsked []*session // connections asking the loop to (re)compute their timers
 
+	// ranAt is the tick of the loop's last runTick and trafficAt the tick at which it last
+	// handled socket input; the ticker reads both to leave busy loops alone.
+	ranAt, trafficAt atomic.Int64
+
 	flushSpare []*session // loop-owned from here on
 	workSpare  []*session
 	wheel      timerWheel
@@ -30,7 +35,9 @@ type loop struct {
 }
 
 func newLoop(e *Engine, el gnet.EventLoop, idx int) *loop {
-	return &loop{eng: e, el: el, idx: idx, wheel: timerWheel{at: e.now()}}
+	l := &loop{eng: e, el: el, idx: idx, wheel: timerWheel{at: e.now()}}
+	l.wheel.nextDue.Store(noneDue)
+	return l
 }
 
 // flushRunner and tickRunner are the loop's two gnet.Runnables, kept as values so that
@@ -88,15 +95,45 @@ func (l *loop) askTimers(c *session) {
 	l.mu.Unlock()
 }
 
-// busy says whether the ticker must run this loop: timers armed or work waiting.
-func (l *loop) busy() bool {
+// hasWork says whether other goroutines left backlog or timer requests for the loop.
+func (l *loop) hasWork() bool {
 	l.mu.Lock()
 	b := len(l.backlog) > 0 || len(l.timersAsked) > 0
 	l.mu.Unlock()
-	return b || l.wheel.liveHint.Load() > 0
+	return b
+}
+
+// afterTraffic runs on the loop after it handled input: a loop that is awake anyway fires
+// its due timers itself, so that a busy loop never needs the ticker's wake-up (gnet's
+// Execute allocates).
+func (l *loop) afterTraffic() {
+	now := l.eng.now()
+	if l.trafficAt.Load() != now {
+		l.trafficAt.Store(now)
+	}
+	if l.wheel.due(now) {
+		l.runTick()
+	}
+}
+
+// needsWake says whether the ticker must wake the loop at tick now: work is waiting, or a
+// timer is due and the loop has not run it. A timer that fell due this very tick is left
+// to a loop that handled traffic in the last tick (it will fire it after its next read);
+// if that loop went quiet, the next tick wakes it, so a timer is at most one tick late.
+func (l *loop) needsWake(now int64) bool {
+	if l.hasWork() {
+		return true
+	}
+	due := l.wheel.nextDue.Load()
+	if due > now || l.ranAt.Load() >= now {
+		return false
+	}
+	return !(due == now && l.trafficAt.Load() >= now-1)
 }
 
 func (l *loop) runTick() {
+	now := l.eng.now()
+	l.ranAt.Store(now)
 	l.mu.Lock()
 	work := append(l.workSpare[:0], l.backlog...)
 	l.backlog = l.backlog[:0]
@@ -113,11 +150,11 @@ func (l *loop) runTick() {
 	}
 	clear(work)
 	l.workSpare = work[:0]
-	l.wheel.advance(l.eng.now())
-	l.wheel.liveHint.Store(int64(l.wheel.live))
+	l.wheel.advance(now)
 }
 
-// runTicker advances the coarse clock and runs each loop's tick when it has work.
+// runTicker advances the coarse clock and wakes each loop that has work or a due timer it
+// has not fired itself.
 func (e *Engine) runTicker() {
 	defer close(e.tickerDone)
 	t := time.NewTicker(tickDuration)
@@ -126,13 +163,14 @@ func (e *Engine) runTicker() {
 		select {
 		case <-e.stopTicker:
 			return
-		case now := <-t.C:
-			e.tick.Store(int64(now.Sub(e.start) / tickDuration))
+		case at := <-t.C:
+			now := int64(at.Sub(e.start) / tickDuration)
+			e.tick.Store(now)
 			e.mu.Lock()
 			loops := e.loops
 			e.mu.Unlock()
 			for _, l := range loops {
-				if l.busy() {
+				if l.needsWake(now) {
 					_ = l.el.Execute(context.Background(), tickRunner{l})
 				}
 			}

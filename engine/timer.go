@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -24,9 +25,14 @@ type timerWheel struct {
 	at    int64 // the last tick processed
 	live  int   // entries not yet fired or dropped
 	spare []timerEntry
-	// liveHint mirrors live for the ticker goroutine, which must not read the wheel itself.
-	liveHint atomic.Int64
+	// nextDue is a tick before which no entry is due (noneDue when the wheel is empty). The
+	// loop checks it after each read and the ticker goroutine reads it to decide whether an
+	// idle loop must be woken; only the loop writes it.
+	nextDue atomic.Int64
 }
+
+// noneDue is nextDue of an empty wheel.
+const noneDue = math.MaxInt64
 
 type timerEntry struct {
 	c   *session
@@ -45,11 +51,20 @@ func (w *timerWheel) arm(c *session, due int64) {
 	slot := &w.slots[due%wheelSlots]
 	*slot = append(*slot, timerEntry{c: c, due: due})
 	w.live++
-	w.liveHint.Store(int64(w.live))
+	if due < w.nextDue.Load() {
+		w.nextDue.Store(due)
+	}
 }
 
+// due says whether an entry may be due at tick now.
+func (w *timerWheel) due(now int64) bool { return now >= w.nextDue.Load() }
+
 // advance fires every entry due up to and including tick now.
-func (w *timerWheel) advance(now int64) {
+func (w *timerWheel) advance(now int64) { w.advanceWith(now, (*session).onTimer) }
+
+// advanceWith is advance with the callback given (tests pass their own).
+func (w *timerWheel) advanceWith(now int64, fire func(s *session, now int64)) {
+	defer func() { w.nextDue.Store(w.earliest()) }()
 	for w.at < now {
 		if w.live == 0 {
 			w.at = now
@@ -72,9 +87,26 @@ func (w *timerWheel) advance(now int64) {
 			e.c.timerDue = 0
 			// The real tick, not the slot's: a late pass must not send a keepalive ping and find it
 			// unanswered in one go, before the loop could read the pong.
-			e.c.onTimer(now)
+			fire(e.c, now)
 		}
 		clear(entries) // let closed connections be collected
 		w.spare = entries[:0]
 	}
+}
+
+// earliest is the first tick after w.at at which an entry (live or stale) is due: the first
+// slot of the coming lap holding an entry for this lap, or the end of the lap when every
+// entry waits for a later one (the slot walk meets them then).
+func (w *timerWheel) earliest() int64 {
+	if w.live == 0 {
+		return noneDue
+	}
+	for t := w.at + 1; t <= w.at+wheelSlots; t++ {
+		for _, e := range w.slots[t%wheelSlots] {
+			if e.due == t {
+				return t
+			}
+		}
+	}
+	return w.at + wheelSlots
 }
