@@ -122,7 +122,7 @@ func (s *session) negotiateCompression() error {
 	s.infl = nil
 	var d *deflateState
 	if z != nil {
-		p, ok, err := z.deflateOffer().Accept(s.parser.Extensions())
+		p, ok, err := z.deflateOffer().Accept(s.dial.parser.Extensions())
 		if err != nil {
 			return err
 		}

@@ -23,93 +23,96 @@ type Conn struct {
 	eng  *Engine
 	opts *DialOptions // defaults applied; read-only
 	url  *url.URL
-	tr   TraceFunc
 	val  any
 	// handler is DialOptions.Handler (kept here: the options may be shared)
 	handler Handler
-	// localBind is DialOptions.LocalAddr (kept here: the options may be shared)
-	localBind net.Addr
 
-	state atomic.Uint32
+	state  atomic.Uint32
+	regIdx int32      // index in the engine's registry, -1 when not registered (under eng.mu)
+	mu     sync.Mutex // guards everything below
 
-	mu   sync.Mutex // guards everything below
-	sess *session   // the current session (a new one per reconnection)
+	// write side
+	flushQueued   bool // queued in the loop's flush queue
+	inLoop        bool // the loop is inside this connection's callbacks and flushes when done
+	closeSent     bool // our close frame is queued: nothing may follow it
+	closeTimerDue bool // the loop arms the close timer when it writes our close frame
+	// delivery side
+	mode       Mode
+	backlogged bool // queued events wait for room in the owner channel
+	finalSent  bool // the final event reached the owner
+	retrying   bool // a Reconnect goroutine is dialing
+	noRetry    bool // Close was called: no more reconnections
+	recvBusy   bool // Recv returned a message and has not been called again since
+
+	sess *session // the current session (a new one per reconnection)
 	// set when a session's upgrade completes
 	subprotocol string
 	respHeader  string // "Name: value\n" lines; an http.Header is built when asked for
 	localAddr   net.Addr
 	remoteAddr  net.Addr
 	// write side
-	out           *bytebufferpool.ByteBuffer // frames waiting for the loop to write them
-	outMsgs       int
-	sockBuffered  int  // gnet's outbound bytes at the last flush (the peer is not reading)
-	flushQueued   bool // queued in the loop's flush queue
-	inLoop        bool // the loop is inside this connection's callbacks and flushes when done
-	closeSent     bool // our close frame is queued: nothing may follow it
-	closeTimerDue bool // the loop arms the close timer when it writes our close frame
-	maskState     uint64
-	defl          *deflateState // permessage-deflate send side, nil when off (compression.go)
-	roomWait      chan struct{} // closed and replaced when room appears (lazy)
+	out          *bytebufferpool.ByteBuffer // frames waiting for the loop to write them
+	outMsgs      int32
+	sockBuffered int32 // gnet's outbound bytes at the last flush (the peer is not reading)
+	maskState    uint64
+	defl         *deflateState // permessage-deflate send side, nil when off (compression.go)
 	// delivery side
-	mode       Mode
-	owner      chan<- Event
-	inbox      []Message // bounded queue from inboxHead on
-	inboxHead  int
-	recvWait   chan struct{} // cap 1: wakes a waiting Recv (lazy)
-	recvTimer  *time.Timer   // reused across Recv calls (lazy)
-	backlogged bool          // queued events wait for room in the owner channel
-	lastErr    error         // why the last session ended
-	finalErr   error         // set when no session will follow
-	finalSent  bool          // the final event reached the owner
-	done       chan struct{} // closed when finalErr is set (lazy)
-	retrying   bool          // a Reconnect goroutine is dialing
-	noRetry    bool          // Close was called: no more reconnections
-	recvBusy   bool          // Recv returned a message and has not been called again since
+	owner    chan<- Event
+	x        *connExtra // what only some connections need (conn_extra.go)
+	lastErr  error      // why the last session ended
+	finalErr error      // set when no session will follow
 }
 
 // session is one TCP connection's worth of state, owned by the loop that carries it. A
 // reconnection makes a new session, so late callbacks and timers of an old one touch only
 // the old one.
 type session struct {
-	c             *Conn
-	gc            gnet.Conn
-	l             *loop
-	parser        *codec.ResponseParser // during the upgrade only
-	dialDone      chan error            // during the dial only: exactly one value
-	dialing       bool
-	fd            int  // the socket, for writes from senders' goroutines (under c.mu)
-	fdGone        bool // under c.mu: gnet is closing the socket; nobody may write to fd
-	inWrite       bool // loop-owned: inside gnet's Write, holding c.mu
-	closeDeferred bool
-	// wss: the TLS connection over the bridge, and ciphertext a sender's write left for the loop
-	tls         *tls.Conn
-	bridge      *tlsBridge
-	cipherOut   *bytebufferpool.ByteBuffer // under c.mu
-	notified    bool                       // close_notify sent
+	c    *Conn
+	gc   gnet.Conn
+	l    *loop
+	dial *dialState // until the upgrade completes (or the dial fails); nil after
+	fd   int        // the socket, for writes from senders' goroutines (under c.mu)
+	// wss: the TLS connection over the bridge (which also holds the TLS-only state)
+	tls    *tls.Conn
+	bridge *tlsBridge
+	pf     *pendingFail  // a protocol failure held back for the application (session_fail.go)
+	infl   *inflateState // permessage-deflate receive side, nil when off (session_inflate.go)
+	// why gnet closed the socket from inside our own write (see closeDeferred)
 	deferredErr error
-	req         *bytebufferpool.ByteBuffer // the upgrade request until gnet has written it
 
-	checker    codec.FrameChecker
-	hdr        [codec.MaxHeaderSize]byte
-	hdrN       int
-	frameOpen  bool
 	cur        codec.Header
 	remaining  int64
-	msgType    codec.Opcode
 	msgLen     int64
 	msgBuf     *bytebufferpool.ByteBuffer // a message in pieces: fragments or reads
 	ctrlBuf    *bytebufferpool.ByteBuffer // a control frame split across reads
-	utf8       codec.UTF8Validator
-	closeRecvd bool
-	ended      bool
-	lastRecv   int64 // tick of the last bytes received (keepalive)
-	pingSentAt int64 // tick of our unanswered keepalive ping, 0 if none
-	timerDue   int64 // tick of this session's live timer-wheel entry, 0 if none
-	upgradeDue int64
+	lastRecv   int64                      // tick of the last bytes received (keepalive)
+	pingSentAt int64                      // tick of our unanswered keepalive ping, 0 if none
+	timerDue   int64                      // tick of this session's live timer-wheel entry, 0 if none
 	closeDue   int64
-	pf         pendingFail   // a protocol failure held back for the application (session_fail.go)
-	infl       *inflateState // permessage-deflate receive side, nil when off (session_inflate.go)
+
+	hdr           [codec.MaxHeaderSize]byte // a frame header split across reads
+	hdrN          uint8
+	msgType       codec.Opcode
+	checker       codec.FrameChecker
+	utf8          codec.UTF8Validator
+	fdGone        bool // under c.mu: gnet is closing the socket; nobody may write to fd
+	inWrite       bool // loop-owned: inside gnet's Write, holding c.mu
+	closeDeferred bool
+	frameOpen     bool
+	closeRecvd    bool
+	ended         bool
 }
+
+// dialState is what a session needs only while it dials and upgrades, dropped once the
+// upgrade is decided so that an open connection does not carry it.
+type dialState struct {
+	parser *codec.ResponseParser
+	done   chan error                 // exactly one value, read by the dialing goroutine
+	req    *bytebufferpool.ByteBuffer // the upgrade request until gnet has written it
+}
+
+// dialing says whether the session is still dialing or upgrading.
+func (s *session) dialing() bool { return s.dial != nil }
 
 // Value returns DialOptions.Value.
 func (c *Conn) Value() any { return c.val }
@@ -166,9 +169,9 @@ func (c *Conn) Err() error {
 }
 
 func (c *Conn) trace(ev TraceEvent) {
-	if c.tr != nil {
+	if tr := c.opts.Trace; tr != nil {
 		ev.Conn = c
-		c.tr(ev)
+		tr(ev)
 	}
 }
 
@@ -179,10 +182,11 @@ func (c *Conn) waitDone(d time.Duration) bool {
 		c.mu.Unlock()
 		return true
 	}
-	if c.done == nil {
-		c.done = make(chan struct{})
+	w := c.waitsLocked()
+	if w.done == nil {
+		w.done = make(chan struct{})
 	}
-	done := c.done
+	done := w.done
 	c.mu.Unlock()
 	if d <= 0 {
 		d = time.Millisecond

@@ -97,7 +97,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool
 	s := c.sess
 	data, zbuf := c.deflateLocked(op, data, plain)
 	var wake bool
-	if c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.fdGone && s.cipherOut == nil {
+	if c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.fdGone && !s.cipherPending() {
 		wake = c.writeDirectLocked(s, op, data)
 	} else {
 		c.appendFrameLocked(op, data)
@@ -108,7 +108,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool
 	if wake {
 		s.l.scheduleFlush(s)
 	}
-	if c.tr != nil {
+	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: op, Fin: true, Length: len(data)})
 	}
 	return nil
@@ -126,7 +126,7 @@ func (c *Conn) sendableLocked() error {
 }
 
 func (c *Conn) pendingLocked() int {
-	n := c.sockBuffered
+	n := int(c.sockBuffered)
 	if c.out != nil {
 		n += len(c.out.B)
 	}
@@ -166,19 +166,20 @@ func (c *Conn) markDirtyLocked() bool {
 }
 
 func (c *Conn) roomChanLocked() chan struct{} {
-	if c.roomWait == nil {
-		c.roomWait = make(chan struct{})
+	w := c.waitsLocked()
+	if w.roomWait == nil {
+		w.roomWait = make(chan struct{})
 		// gnet tells nobody when its outbound buffer drains, so the loop polls it on ticks.
 		c.sess.l.addBacklog(c.sess)
 	}
-	return c.roomWait
+	return w.roomWait
 }
 
 // wakeRoomLocked releases senders waiting for room.
 func (c *Conn) wakeRoomLocked() {
-	if c.roomWait != nil {
-		close(c.roomWait)
-		c.roomWait = nil
+	if c.roomWaitedLocked() {
+		close(c.x.roomWait)
+		c.x.roomWait = nil
 	}
 }
 
@@ -201,7 +202,7 @@ func (c *Conn) writeDirectLocked(s *session, op codec.Opcode, data []byte) bool 
 		s.l.stats.bytesOut.Add(int64(len(b.B)))
 		c.out, c.outMsgs = nil, 0
 		pool.Put(b)
-		if s.cipherOut != nil {
+		if s.cipherPending() {
 			return c.markDirtyLocked()
 		}
 		return false
@@ -253,10 +254,10 @@ func (s *session) writeLocked() {
 	if c.sess != s || s.fdGone {
 		return
 	}
-	if s.cipherOut != nil {
+	if s.cipherPending() {
 		// Ciphertext a sender's write left behind goes first.
-		cb := s.cipherOut
-		s.cipherOut = nil
+		cb := s.bridge.cipherOut
+		s.bridge.cipherOut = nil
 		s.inWrite = true
 		_, _ = s.gc.Write(cb.B)
 		s.inWrite = false
@@ -267,7 +268,7 @@ func (s *session) writeLocked() {
 	}
 	b := c.out
 	if b == nil {
-		c.sockBuffered = s.gc.OutboundBuffered()
+		c.sockBuffered = clampInt32(s.gc.OutboundBuffered())
 		return
 	}
 	msgs, armClose := c.outMsgs, c.closeTimerDue
@@ -287,8 +288,8 @@ func (s *session) writeLocked() {
 	}
 	s.l.stats.msgsOut.Add(int64(msgs))
 	s.l.stats.bytesOut.Add(int64(n))
-	c.sockBuffered = s.gc.OutboundBuffered()
-	if c.roomWait != nil && c.sockBuffered < c.opts.MaxPendingBytes {
+	c.sockBuffered = clampInt32(s.gc.OutboundBuffered())
+	if c.roomWaitedLocked() && int(c.sockBuffered) < c.opts.MaxPendingBytes {
 		c.wakeRoomLocked()
 	}
 	if armClose {
@@ -309,7 +310,7 @@ func (s *session) afterWrite() {
 // loop flushes it when the current callback returns.
 func (c *Conn) queueControlLocked(op codec.Opcode, payload []byte) {
 	c.appendFrameLocked(op, payload)
-	if c.tr != nil {
+	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: op, Fin: true, Length: len(payload)})
 	}
 }
@@ -370,7 +371,7 @@ func (c *Conn) startClose(code codec.CloseCode, reason string, user bool) {
 	if wake {
 		s.l.scheduleFlush(s)
 	}
-	if c.tr != nil {
+	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: codec.OpClose, Fin: true, Length: len(payload)})
 	}
 }

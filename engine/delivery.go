@@ -54,24 +54,25 @@ func (c *Conn) enqueue(m Message) bool {
 		default:
 		}
 	}
-	if len(c.inbox)-c.inboxHead >= c.opts.InboxSize {
+	w := c.waitsLocked()
+	if len(w.inbox)-w.inboxHead >= c.opts.InboxSize {
 		if c.opts.SlowConsumer != DropOldest {
 			m.Release()
 			return false
 		}
-		c.inbox[c.inboxHead].Release()
-		c.inbox[c.inboxHead] = Message{}
-		c.inboxHead++
+		w.inbox[w.inboxHead].Release()
+		w.inbox[w.inboxHead] = Message{}
+		w.inboxHead++
 		c.eng.stats.dropped.Add(1)
 	}
-	if c.inboxHead > 0 && len(c.inbox) == cap(c.inbox) {
+	if w.inboxHead > 0 && len(w.inbox) == cap(w.inbox) {
 		// Slide the live part down rather than grow: the queue stays within its bound.
-		n := copy(c.inbox, c.inbox[c.inboxHead:])
-		clear(c.inbox[n:])
-		c.inbox = c.inbox[:n]
-		c.inboxHead = 0
+		n := copy(w.inbox, w.inbox[w.inboxHead:])
+		clear(w.inbox[n:])
+		w.inbox = w.inbox[:n]
+		w.inboxHead = 0
 	}
-	c.inbox = append(c.inbox, m)
+	w.inbox = append(w.inbox, m)
 	if toOwner {
 		c.setBacklogLocked()
 	} else {
@@ -99,24 +100,25 @@ func (c *Conn) setBacklogLocked() {
 }
 
 func (c *Conn) signalRecvLocked() {
-	if c.recvWait != nil {
+	if c.x != nil && c.x.recvWait != nil {
 		select {
-		case c.recvWait <- struct{}{}:
+		case c.x.recvWait <- struct{}{}:
 		default:
 		}
 	}
 }
 
 func (c *Conn) popLocked() (Message, bool) {
-	if c.inboxHead >= len(c.inbox) {
+	w := c.x
+	if w == nil || w.inboxHead >= len(w.inbox) {
 		return Message{}, false
 	}
-	m := c.inbox[c.inboxHead]
-	c.inbox[c.inboxHead] = Message{}
-	c.inboxHead++
-	if c.inboxHead == len(c.inbox) {
-		c.inbox = c.inbox[:0]
-		c.inboxHead = 0
+	m := w.inbox[w.inboxHead]
+	w.inbox[w.inboxHead] = Message{}
+	w.inboxHead++
+	if w.inboxHead == len(w.inbox) {
+		w.inbox = w.inbox[:0]
+		w.inboxHead = 0
 	}
 	return m, true
 }
@@ -128,9 +130,9 @@ func (s *session) retryBacklog() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	again := false
-	if c.roomWait != nil {
+	if c.roomWaitedLocked() {
 		if !s.fdGone {
-			c.sockBuffered = s.gc.OutboundBuffered()
+			c.sockBuffered = clampInt32(s.gc.OutboundBuffered())
 		}
 		if c.pendingLocked() < c.opts.MaxPendingBytes || s.fdGone {
 			c.wakeRoomLocked()
@@ -139,21 +141,22 @@ func (s *session) retryBacklog() {
 		}
 	}
 	if c.backlogged {
-		for c.ownerWantsLocked() && c.inboxHead < len(c.inbox) {
+		w := c.waitsLocked()
+		for c.ownerWantsLocked() && w.inboxHead < len(w.inbox) {
 			select {
-			case c.owner <- Event{Conn: c, Message: c.inbox[c.inboxHead]}:
-				c.inbox[c.inboxHead] = Message{}
-				c.inboxHead++
+			case c.owner <- Event{Conn: c, Message: w.inbox[w.inboxHead]}:
+				w.inbox[w.inboxHead] = Message{}
+				w.inboxHead++
 				c.deliveredToOwnerLocked()
 				continue
 			default:
 			}
 			break
 		}
-		if c.inboxHead == len(c.inbox) {
-			c.inbox, c.inboxHead = c.inbox[:0], 0
+		if w.inboxHead == len(w.inbox) {
+			w.inbox, w.inboxHead = w.inbox[:0], 0
 		}
-		if c.inboxHead < len(c.inbox) && c.ownerWantsLocked() {
+		if w.inboxHead < len(w.inbox) && c.ownerWantsLocked() {
 			again = true
 		} else if !c.sendFinalLocked() {
 			again = true
@@ -161,7 +164,7 @@ func (s *session) retryBacklog() {
 			c.backlogged = false
 		}
 	}
-	if s.pf.err != nil && !s.pf.kicked && !s.ended {
+	if s.pf != nil && !s.pf.kicked && !s.ended {
 		// A held-back violation completes once the owner has taken its Event: a sequential
 		// owner has then handled every message before it.
 		if c.finalSent && len(c.owner) == 0 {
@@ -180,9 +183,9 @@ func (s *session) retryBacklog() {
 func (c *Conn) sendFinalLocked() bool {
 	err := c.finalErr
 	if err == nil && c.sess != nil {
-		err = c.sess.pf.err // a held-back violation: the owner hears of it first (deferFail)
+		err = c.sess.failing() // a held-back violation: the owner hears of it first (deferFail)
 	}
-	if err == nil || c.finalSent || c.owner == nil || c.inboxHead < len(c.inbox) {
+	if err == nil || c.finalSent || c.owner == nil || c.inboxLenLocked() > 0 {
 		return true
 	}
 	if c.mode != Active && c.mode != Once {
@@ -219,21 +222,22 @@ func (c *Conn) Recv(ctx context.Context) (Message, error) {
 			c.mu.Unlock()
 			return Message{}, err
 		}
-		if s := c.sess; s != nil && s.pf.err != nil {
+		if s := c.sess; s != nil && s.pf != nil {
 			c.kickFailLocked(s) // everything before the violation is taken: fail now
 		}
-		if c.recvWait == nil {
-			c.recvWait = make(chan struct{}, 1)
+		w := c.waitsLocked()
+		if w.recvWait == nil {
+			w.recvWait = make(chan struct{}, 1)
 		}
-		wait := c.recvWait
+		wait := w.recvWait
 		if timeout == nil && c.opts.RecvTimeout > 0 {
-			if c.recvTimer == nil {
-				c.recvTimer = time.NewTimer(c.opts.RecvTimeout)
+			if w.recvTimer == nil {
+				w.recvTimer = time.NewTimer(c.opts.RecvTimeout)
 			} else {
-				c.recvTimer.Reset(c.opts.RecvTimeout)
+				w.recvTimer.Reset(c.opts.RecvTimeout)
 			}
-			timeout = c.recvTimer.C
-			defer c.recvTimer.Stop()
+			timeout = w.recvTimer.C
+			defer w.recvTimer.Stop()
 		}
 		c.mu.Unlock()
 		select {
@@ -286,7 +290,7 @@ func (c *Conn) kickOwnerLocked() {
 	if !c.ownerWantsLocked() {
 		return
 	}
-	if c.inboxHead < len(c.inbox) || (c.finalErr != nil && !c.finalSent) {
+	if c.inboxLenLocked() > 0 || (c.finalErr != nil && !c.finalSent) {
 		if c.sess != nil && !c.backlogged {
 			c.backlogged = true
 			c.sess.l.addBacklog(c.sess)

@@ -43,11 +43,13 @@ func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn
 	if _, err := codec.AppendRequest(nil, u, key[:], &codec.RequestOptions{Protocols: opts.Protocols, Header: opts.Header}); err != nil {
 		return nil, fmt.Errorf("websocket: dial %s: %w", rawURL, err)
 	}
-	tr := opts.Trace
-	if tr == nil {
-		tr = e.opts.Trace
+	if opts.Trace == nil {
+		opts.Trace = e.opts.Trace // the resolved copy carries the engine's tracer too
 	}
-	c := &Conn{eng: e, opts: e.shareOptions(o, &opts), url: u, tr: tr, val: opts.Value, handler: opts.Handler, mode: opts.Mode, owner: opts.Owner, localBind: opts.LocalAddr, maskState: newKeyState()}
+	c := &Conn{eng: e, opts: e.shareOptions(o, &opts), url: u, val: opts.Value, handler: opts.Handler, mode: opts.Mode, owner: opts.Owner, maskState: newKeyState()}
+	if opts.LocalAddr != nil {
+		c.x = &connExtra{localBind: opts.LocalAddr}
+	}
 	if !e.register(c) {
 		return nil, ErrEngineClosed
 	}
@@ -123,36 +125,37 @@ func (c *Conn) connect(ctx context.Context) error {
 	if err != nil {
 		e.stats.dialErrors.Add(1)
 		c.setState(StateClosed)
-		if c.tr != nil {
+		if c.opts.Trace != nil {
 			c.trace(TraceEvent{Kind: TraceConnect, Err: err})
 		}
 		return err
 	}
 
-	s := &session{c: c, dialDone: make(chan error, 1), dialing: true}
+	// ds stays this goroutine's: the loop drops s.dial once the upgrade is decided.
+	ds := &dialState{done: make(chan error, 1)}
+	s := &session{c: c, dial: ds}
 	var key [24]byte
 	codec.GenerateKey(&key)
-	s.req = pool.Get(512)
-	s.req.B, err = codec.AppendRequest(s.req.B, c.url, key[:], &codec.RequestOptions{Protocols: o.Protocols, Header: o.Header, Extensions: o.Compression.offerText()})
+	ds.req = pool.Get(512)
+	ds.req.B, err = codec.AppendRequest(ds.req.B, c.url, key[:], &codec.RequestOptions{Protocols: o.Protocols, Header: o.Header, Extensions: o.Compression.offerText()})
 	if err != nil {
 		nc.Close()
-		pool.Put(s.req)
+		pool.Put(ds.req)
 		c.setState(StateClosed)
 		return err
 	}
 	if c.url.Scheme == "wss" {
 		// TLS handshake and upgrade request on this goroutine, before the loop takes over.
-		if err := s.startTLS(dctx, nc, s.req.B); err != nil {
+		if err := s.startTLS(dctx, nc, ds.req.B); err != nil {
 			nc.Close()
-			pool.Put(s.req)
+			pool.Put(ds.req)
 			c.setState(StateClosed)
 			e.stats.dialErrors.Add(1)
 			return err
 		}
 	}
-	s.parser = parserPool.Get().(*codec.ResponseParser)
-	s.parser.Reset(key[:], o.Protocols, o.Compression.extNames())
-	s.upgradeDue = e.tickAt(deadline)
+	ds.parser = parserPool.Get().(*codec.ResponseParser)
+	ds.parser.Reset(key[:], o.Protocols, o.Compression.extNames())
 
 	c.mu.Lock()
 	c.sess = s
@@ -160,24 +163,27 @@ func (c *Conn) connect(ctx context.Context) error {
 	c.mu.Unlock()
 	c.setState(StateUpgrading)
 
-	_, err = e.client.EnrollContext(nc, s) // gnet dups the socket and closes nc
-	pool.Put(s.req)
-	s.req = nil
+	_, err = e.client.EnrollContext(nc, s) // gnet dups the socket and closes nc; OnOpen has run
+	pool.Put(ds.req)
+	ds.req = nil
 	if err != nil {
 		c.setState(StateClosed)
 		s.releaseParser()
 		return fmt.Errorf("websocket: dial %s: the event loop refused the connection: %w", c.url.Redacted(), err)
 	}
 	select {
-	case err := <-s.dialDone:
-		s.dialDone = nil // read only by this goroutine from here on; let the channel go
+	case err := <-ds.done:
 		return err
 	case <-dctx.Done():
 		_ = s.gc.Close()
-		if err := <-s.dialDone; err != nil && !errors.Is(err, ErrAbnormalClose) {
-			return err // the loop's own verdict (it may be its connect timeout) came first
+		if err := <-ds.done; err != nil && !errors.Is(err, ErrAbnormalClose) {
+			return err // the loop's own verdict came first
 		}
-		return dialCtxErr(dctx, ctx, o.ConnectTimeout, "upgrade")
+		err := dialCtxErr(dctx, ctx, o.ConnectTimeout, "the upgrade response from "+c.url.Host)
+		if errors.Is(err, ErrTimeout) {
+			e.stats.timeouts.Add(1)
+		}
+		return err
 	}
 }
 
@@ -190,8 +196,15 @@ func (c *Conn) dialTCP(ctx context.Context) (net.Conn, error) {
 		return nil, dialCtxErr(ctx, nil, o.ConnectTimeout, "waiting for a dial slot")
 	}
 	defer func() { <-e.dialSem }()
-	d := net.Dialer{LocalAddr: c.localBind}
-	if c.localBind != nil {
+	c.mu.Lock()
+	var localBind net.Addr
+	if c.x != nil {
+		localBind = c.x.localBind
+	}
+	c.mu.Unlock()
+	d := net.Dialer{}
+	if localBind != nil {
+		d.LocalAddr = localBind
 		// Let the kernel pick the port at connect time, per destination, so that many source
 		// addresses do not each exhaust the ephemeral range on bind.
 		d.Control = func(_, _ string, rc syscall.RawConn) error {

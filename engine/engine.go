@@ -24,7 +24,7 @@ type Engine struct {
 
 	mu         sync.Mutex
 	loops      []*loop
-	conns      map[*Conn]struct{}
+	conns      []*Conn  // every live Conn, each at its regIdx (a map costs 3× the memory)
 	lastURL    *url.URL // the last URL dialed, shared by the connections dialed with it
 	lastURLRaw string
 	optsCache  sharedOptions // the last DialOptions resolved, shared while unchanged
@@ -49,7 +49,6 @@ func New(o Options) (*Engine, error) {
 		opts:       o,
 		dialSem:    make(chan struct{}, o.DialConcurrency),
 		start:      time.Now(),
-		conns:      make(map[*Conn]struct{}),
 		stopTicker: make(chan struct{}),
 		tickerDone: make(chan struct{}),
 	}
@@ -106,10 +105,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.mu.Lock()
-	conns := make([]*Conn, 0, len(e.conns))
-	for c := range e.conns {
-		conns = append(conns, c)
-	}
+	conns := append([]*Conn(nil), e.conns...)
 	e.mu.Unlock()
 	for _, c := range conns {
 		c.stopReconnecting()
@@ -137,14 +133,27 @@ func (e *Engine) register(c *Conn) bool {
 	if e.closed.Load() {
 		return false
 	}
-	e.conns[c] = struct{}{}
+	c.regIdx = int32(len(e.conns))
+	e.conns = append(e.conns, c)
 	return true
 }
 
 func (e *Engine) unregister(c *Conn) {
 	e.mu.Lock()
-	delete(e.conns, c)
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	i := c.regIdx
+	if i < 0 || int(i) >= len(e.conns) || e.conns[i] != c {
+		return // not registered (any more)
+	}
+	last := len(e.conns) - 1
+	e.conns[i] = e.conns[last]
+	e.conns[i].regIdx = i
+	e.conns[last] = nil
+	e.conns = e.conns[:last]
+	c.regIdx = -1
+	if cap(e.conns) > 1024 && len(e.conns) < cap(e.conns)/4 {
+		e.conns = append([]*Conn(nil), e.conns...) // give back what a past peak left
+	}
 }
 
 // loopFor returns the engine's record of a gnet event loop, creating it on first sight.

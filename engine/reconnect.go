@@ -80,7 +80,7 @@ func (c *Conn) reconnect() {
 			return
 		}
 		err := c.connect(context.Background())
-		if c.tr != nil {
+		if c.opts.Trace != nil {
 			c.trace(TraceEvent{Kind: TraceReconnect, Err: err})
 		}
 		if err == nil {

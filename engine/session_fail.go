@@ -45,13 +45,13 @@ func (s *session) deferFail(code codec.CloseCode, err error) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	owner := c.ownerWantsLocked()
-	if c.closeSent || (!owner && c.inboxHead == len(c.inbox) && !c.recvBusy) {
+	if c.closeSent || (!owner && c.inboxLenLocked() == 0 && !c.recvBusy) {
 		return false // nothing delivered waits for an answer
 	}
 	if c.lastErr == nil {
 		c.lastErr = err
 	}
-	s.pf = pendingFail{err: err, code: code, due: c.eng.now() + ticksFor(failGrace)}
+	s.pf = &pendingFail{err: err, code: code, due: c.eng.now() + ticksFor(failGrace)}
 	s.l.wheel.arm(s, s.pf.due)
 	if owner {
 		c.setBacklogLocked() // retryBacklog queues the failure's Event and watches the owner take it
@@ -59,9 +59,25 @@ func (s *session) deferFail(code codec.CloseCode, err error) bool {
 	return true
 }
 
+// failing is the held-back protocol failure, nil if none.
+func (s *session) failing() error {
+	if s.pf == nil {
+		return nil
+	}
+	return s.pf.err
+}
+
+// failDue is the tick at which a held-back failure completes, 0 if none is pending.
+func (s *session) failDue() int64 {
+	if s.pf == nil {
+		return 0
+	}
+	return s.pf.due
+}
+
 // kickFailLocked schedules the completion of a held-back failure on the session's loop.
 func (c *Conn) kickFailLocked(s *session) {
-	if s.pf.err == nil || s.pf.kicked {
+	if s.pf == nil || s.pf.kicked {
 		return
 	}
 	s.pf.kicked = true
@@ -76,7 +92,7 @@ func (r failRunner) Run(context.Context) error { r.s.completeFail(); return nil 
 // completeFail fails the connection for a held-back violation: our close frame, then TCP
 // closed. It runs on the loop, once.
 func (s *session) completeFail() {
-	if s.ended || s.pf.err == nil || s.pf.done {
+	if s.ended || s.pf == nil || s.pf.done {
 		return
 	}
 	s.pf.done = true

@@ -24,19 +24,22 @@ func (s *session) onOpen(gc gnet.Conn) []byte {
 	c.remoteAddr = gc.RemoteAddr()
 	c.mu.Unlock()
 	s.lastRecv = c.eng.now()
-	s.l.wheel.arm(s, s.upgradeDue)
-	if c.tr != nil {
+	// No wheel entry for the upgrade deadline: the dialing goroutine waits with the connect
+	// deadline and closes the socket when it passes (connect), so an open connection leaves
+	// nothing behind in the wheel.
+	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceConnect})
 	}
 	if s.tls != nil {
 		return nil // the request went out encrypted during the dial
 	}
-	return s.req.B
+	return s.dial.req.B
 }
 
 // readUpgrade feeds the server's response to the handshake parser until it is complete.
 func (s *session) readUpgrade(buf []byte) gnet.Action {
-	n, done, err := s.parser.Feed(buf)
+	p := s.dial.parser
+	n, done, err := p.Feed(buf)
 	if err != nil {
 		s.c.eng.stats.handshakeErrors.Add(1)
 		s.failDial(s.handshakeError(err))
@@ -45,7 +48,7 @@ func (s *session) readUpgrade(buf []byte) gnet.Action {
 	if !done {
 		return gnet.None
 	}
-	if s.parser.StatusCode() != 101 {
+	if p.StatusCode() != 101 {
 		s.c.eng.stats.handshakeErrors.Add(1)
 		s.failDial(s.handshakeError(nil))
 		return gnet.Close
@@ -57,20 +60,20 @@ func (s *session) readUpgrade(buf []byte) gnet.Action {
 	}
 	c := s.c
 	c.mu.Lock()
-	c.subprotocol = s.parser.Subprotocol()
+	c.subprotocol = p.Subprotocol()
 	var scratch [512]byte
-	c.respHeader = string(s.parser.AppendHeaderLines(scratch[:0]))
+	c.respHeader = string(p.AppendHeaderLines(scratch[:0]))
 	c.mu.Unlock()
 	s.releaseParser()
-	s.upgradeDue = 0
+	dialDone := s.dial.done
+	s.dial = nil // the upgrade is done: no deadline, no parser
 	c.setState(StateOpen)
 	c.eng.stats.upgrades.Add(1)
 	s.rearm()
-	if c.tr != nil {
+	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceUpgraded})
 	}
-	s.dialing = false
-	s.dialDone <- nil
+	dialDone <- nil
 	if h := c.handler; h != nil {
 		h.OnOpen(c)
 	}
@@ -82,7 +85,7 @@ func (s *session) readUpgrade(buf []byte) gnet.Action {
 
 // handshakeError describes a refused or malformed upgrade from what the parser saw.
 func (s *session) handshakeError(err error) *HandshakeError {
-	p := s.parser
+	p := s.dial.parser
 	he := &HandshakeError{StatusCode: p.StatusCode(), Status: p.Status(), err: err}
 	if he.StatusCode != 0 {
 		he.Header = p.HTTPHeader()
@@ -109,16 +112,16 @@ func (s *session) failDial(err error) {
 }
 
 func (s *session) parserStatus() int {
-	if s.parser == nil {
+	if s.dial == nil || s.dial.parser == nil {
 		return 0
 	}
-	return s.parser.StatusCode()
+	return s.dial.parser.StatusCode()
 }
 
 func (s *session) releaseParser() {
-	if s.parser != nil {
-		parserPool.Put(s.parser)
-		s.parser = nil
+	if s.dial != nil && s.dial.parser != nil {
+		parserPool.Put(s.dial.parser)
+		s.dial.parser = nil
 	}
 }
 
@@ -156,27 +159,26 @@ func (s *session) finishClose(netErr error) {
 
 	c.mu.Lock()
 	cause := c.lastErr
-	if st := s.parserStatus(); cause == nil && s.dialing && st != 0 && st != 101 {
-		s.parser.Finish() // a refusal without Content-Length ends with the connection
+	if st := s.parserStatus(); cause == nil && st != 0 && st != 101 {
+		s.dial.parser.Finish() // a refusal without Content-Length ends with the connection
 		cause = s.handshakeError(nil)
 		c.eng.stats.handshakeErrors.Add(1)
 	}
 	if cause == nil {
-		cause = abnormalClose(netErr, s.dialing)
+		cause = abnormalClose(netErr, s.dialing())
 		c.eng.stats.abnormal.Add(1)
 	}
 	if c.out != nil {
 		pool.Put(c.out)
 		c.out = nil
 	}
-	if s.cipherOut != nil {
-		pool.Put(s.cipherOut)
-		s.cipherOut = nil
+	if b := s.bridge; b != nil && b.cipherOut != nil {
+		pool.Put(b.cipherOut)
+		b.cipherOut = nil
 	}
 	c.outMsgs, c.sockBuffered, c.flushQueued = 0, 0, false
 	c.wakeRoomLocked()
-	dialing := s.dialing
-	s.dialing = false
+	dialing := s.dialing()
 	c.lastErr = cause
 	retry := !dialing && c.shouldRetryLocked(cause)
 	c.setState(StateClosed) // before endLocked wakes Close and Recv, so they see it
@@ -190,10 +192,12 @@ func (s *session) finishClose(netErr error) {
 	c.eng.stats.closed.Add(1)
 
 	if dialing {
-		s.dialDone <- cause
+		done := s.dial.done
+		s.dial = nil
+		done <- cause
 		return
 	}
-	if c.tr != nil {
+	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceClosed, Err: cause})
 	}
 	if h := c.handler; h != nil {
@@ -211,8 +215,8 @@ func (c *Conn) endLocked(cause error) {
 		return
 	}
 	c.finalErr = cause
-	if c.done != nil {
-		close(c.done)
+	if c.x != nil && c.x.done != nil {
+		close(c.x.done)
 	}
 	c.signalRecvLocked()
 	if c.ownerWantsLocked() && (c.backlogged || !c.sendFinalLocked()) {
@@ -243,19 +247,13 @@ func (s *session) onTimer(now int64) {
 	}
 	c := s.c
 	switch {
-	case s.upgradeDue != 0 && now >= s.upgradeDue:
-		c.eng.stats.timeouts.Add(1)
-		s.failDial(timeoutf("connect timeout: no upgrade response from %s within %v", c.url.Host, c.opts.ConnectTimeout))
-		s.closeNotify()
-		_ = s.l.el.Close(s.gc)
-		return
 	case s.closeDue != 0 && now >= s.closeDue:
 		c.eng.stats.timeouts.Add(1)
 		s.failDial(timeoutf("close timeout: the server did not answer our close frame within %v", c.opts.CloseTimeout))
 		s.closeNotify()
 		_ = s.l.el.Close(s.gc)
 		return
-	case s.pf.due != 0 && now >= s.pf.due:
+	case s.failDue() != 0 && now >= s.failDue():
 		s.completeFail() // the application did not take what came before the violation in time
 		return
 	}
@@ -301,9 +299,8 @@ func (s *session) rearm() {
 			next = t
 		}
 	}
-	consider(s.upgradeDue)
 	consider(s.closeDue)
-	consider(s.pf.due)
+	consider(s.failDue())
 	if o := s.c.opts; o.PingInterval > 0 && s.c.State() == StateOpen {
 		if s.pingSentAt != 0 {
 			consider(s.pingSentAt + ticksFor(o.PongTimeout))

@@ -16,7 +16,7 @@ import (
 // Handler callbacks) go out in one write when it returns.
 func (s *session) onTraffic(gc gnet.Conn) gnet.Action {
 	buf, _ := gc.Next(-1)
-	if s.ended || s.pf.err != nil {
+	if s.ended || s.pf != nil {
 		return gnet.None // after a violation nothing more is read (see deferFail)
 	}
 	c := s.c
@@ -100,21 +100,22 @@ func (s *session) parseHeader(buf []byte) (h codec.Header, used int, ok bool, er
 			return h, 0, false, err
 		}
 		if n > len(buf) {
-			s.hdrN = copy(s.hdr[:], buf)
+			s.hdrN = uint8(copy(s.hdr[:], buf))
 			return h, len(buf), false, nil
 		}
 		return h, n, true, nil
 	}
-	k := copy(s.hdr[s.hdrN:], buf)
-	h, n, err := codec.ParseHeader(s.hdr[:s.hdrN+k])
+	have := int(s.hdrN)
+	k := copy(s.hdr[have:], buf)
+	h, n, err := codec.ParseHeader(s.hdr[:have+k])
 	if err != nil {
 		return h, 0, false, err
 	}
-	if n > s.hdrN+k {
-		s.hdrN += k
+	if n > have+k {
+		s.hdrN = uint8(have + k)
 		return h, k, false, nil
 	}
-	used = n - s.hdrN
+	used = n - have
 	s.hdrN = 0
 	return h, used, true, nil
 }
@@ -146,7 +147,7 @@ func (s *session) beginFrame(h codec.Header) (act gnet.Action, stop bool) {
 	s.cur = h
 	s.remaining = h.Length
 	s.frameOpen = true
-	if c := s.c; c.tr != nil {
+	if c := s.c; c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceFrameRecv, Opcode: h.Opcode, Fin: h.Fin, Length: int(h.Length)})
 	}
 	if h.Length == 0 {
@@ -238,7 +239,7 @@ func (s *session) control(op codec.Opcode, payload []byte) (gnet.Action, bool) {
 		}
 		c.mu.Unlock()
 		s.l.stats.pings.Add(1)
-		if c.tr != nil {
+		if c.opts.Trace != nil {
 			c.trace(TraceEvent{Kind: TracePingAnswered, Opcode: op, Length: len(payload)})
 		}
 		if ph, ok := c.handler.(PingHandler); ok {
@@ -323,7 +324,7 @@ func (s *session) forceClose(code codec.CloseCode, err error) {
 		c.queueControlLocked(codec.OpClose, payload)
 	}
 	c.mu.Unlock()
-	if c.tr != nil {
+	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceForcedClose, Err: err})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
 
 	"github.com/wsfleet/wsfleet/pool"
 )
@@ -29,7 +30,13 @@ type tlsBridge struct {
 	direct bool   // writes come from a sender's goroutine: write the socket, leave the rest for the loop
 	local  net.Addr
 	remote net.Addr
+	// ciphertext a sender's write left for the loop (under c.mu)
+	cipherOut *bytebufferpool.ByteBuffer
+	notified  bool // close_notify sent
 }
+
+// cipherPending says whether ciphertext waits for the loop to write it (under c.mu).
+func (s *session) cipherPending() bool { return s.bridge != nil && s.bridge.cipherOut != nil }
 
 // errWouldBlock is what the bridge's Read says when the received ciphertext is used up.
 var errWouldBlock net.Error = wouldBlock{}
@@ -68,10 +75,10 @@ func (b *tlsBridge) Write(p []byte) (int, error) {
 	n := writeFD(s.fd, p)
 	if n < len(p) {
 		// The socket is full: the rest goes out from the loop, before anything else.
-		if s.cipherOut == nil {
-			s.cipherOut = pool.Get(len(p) - n)
+		if b.cipherOut == nil {
+			b.cipherOut = pool.Get(len(p) - n)
 		}
-		s.cipherOut.B = append(s.cipherOut.B, p[n:]...)
+		b.cipherOut.B = append(b.cipherOut.B, p[n:]...)
 	}
 	return len(p), nil
 }
@@ -192,7 +199,7 @@ func (s *session) consumeTLS(raw []byte) gnet.Action {
 		c.mu.Unlock()
 		if n > 0 {
 			// A held-back violation (deferFail) stops reading too: nothing after it is parsed.
-			if act := s.consume(plain[:n]); act != gnet.None || s.pf.err != nil {
+			if act := s.consume(plain[:n]); act != gnet.None || s.pf != nil {
 				return act
 			}
 		}
@@ -213,10 +220,10 @@ func (s *session) consumeTLS(raw []byte) gnet.Action {
 
 // closeNotify sends TLS close_notify before the connection is dropped (best effort).
 func (s *session) closeNotify() {
-	if s.tls == nil || s.notified {
+	if s.tls == nil || s.bridge.notified {
 		return
 	}
-	s.notified = true
+	s.bridge.notified = true
 	c := s.c
 	c.mu.Lock()
 	if !s.fdGone {
