@@ -97,7 +97,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool
 	s := c.sess
 	data, zbuf := c.deflateLocked(op, data, plain)
 	var wake bool
-	if c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.fdGone && !s.cipherPending() {
+	if c.canWriteDirectLocked(s) {
 		wake = c.writeDirectLocked(s, op, data)
 	} else {
 		c.appendFrameLocked(op, data)
@@ -181,6 +181,12 @@ func (c *Conn) wakeRoomLocked() {
 		close(c.x.roomWait)
 		c.x.roomWait = nil
 	}
+}
+
+// canWriteDirectLocked says whether a frame may go straight to the socket from the calling
+// goroutine: nothing is queued before it and the loop is not inside this connection.
+func (c *Conn) canWriteDirectLocked(s *session) bool {
+	return c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.fdGone && !s.cipherPending()
 }
 
 // writeDirectLocked writes a frame on the calling goroutine when nothing is queued before it:
@@ -298,6 +304,15 @@ func (s *session) writeLocked() {
 	}
 }
 
+// takeCloseTimerLocked starts the close timer for a close frame a caller wrote directly
+// (startClose). Runs on the loop, holding c.mu.
+func (s *session) takeCloseTimerLocked() {
+	if c := s.c; c.closeTimerDue && c.out == nil && c.sess == s {
+		c.closeTimerDue = false
+		s.closeDue = c.eng.tickAt(time.Now().Add(c.opts.CloseTimeout))
+	}
+}
+
 // afterWrite completes a close that gnet reported from inside writeLocked, now that c.mu is free.
 func (s *session) afterWrite() {
 	if s.closeDeferred {
@@ -361,12 +376,20 @@ func (c *Conn) startClose(code codec.CloseCode, reason string, user bool) {
 	c.closeTimerDue = true
 	var p [codec.MaxControlPayload]byte
 	payload, _ := codec.AppendClosePayload(p[:0], code, reason)
-	c.appendFrameLocked(codec.OpClose, payload)
 	if st == StateOpen {
 		c.setState(StateClosing)
 	}
 	s := c.sess
-	wake := c.markDirtyLocked()
+	var wake bool
+	if c.canWriteDirectLocked(s) {
+		// Like Send: written from here, and the loop only arms the close timer (askTimers),
+		// which it does after its next read or, if it stays idle, on the next tick.
+		wake = c.writeDirectLocked(s, codec.OpClose, payload)
+		s.l.askTimers(s)
+	} else {
+		c.appendFrameLocked(codec.OpClose, payload)
+		wake = c.markDirtyLocked()
+	}
 	c.mu.Unlock()
 	if wake {
 		s.l.scheduleFlush(s)
@@ -374,4 +397,13 @@ func (c *Conn) startClose(code codec.CloseCode, reason string, user bool) {
 	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: codec.OpClose, Fin: true, Length: len(payload)})
 	}
+}
+
+// onTimersAsked runs on the loop for a session that asked it to recompute its timers
+// (askTimers): a close frame written from the caller's goroutine starts the close timer here.
+func (s *session) onTimersAsked() {
+	s.c.mu.Lock()
+	s.takeCloseTimerLocked()
+	s.c.mu.Unlock()
+	s.rearm()
 }

@@ -37,12 +37,6 @@ func (e *Engine) Dial(ctx context.Context, rawURL string, o *DialOptions) (*Conn
 	if (opts.Mode == Active || opts.Mode == Once) && opts.Owner == nil && opts.Handler == nil {
 		return nil, errors.New("websocket: dial: active and once modes need DialOptions.Owner")
 	}
-	// Build the request once now, so bad headers fail before any connection is made.
-	var key [24]byte
-	codec.GenerateKey(&key)
-	if _, err := codec.AppendRequest(nil, u, key[:], &codec.RequestOptions{Protocols: opts.Protocols, Header: opts.Header}); err != nil {
-		return nil, fmt.Errorf("websocket: dial %s: %w", rawURL, err)
-	}
 	if opts.Trace == nil {
 		opts.Trace = e.opts.Trace // the resolved copy carries the engine's tracer too
 	}
@@ -121,8 +115,22 @@ func (c *Conn) connect(ctx context.Context) error {
 	defer cancel()
 	c.setState(StateConnecting)
 
+	// The request first (a fresh key per attempt), so that bad headers fail before any
+	// connection is made.
+	var key [24]byte
+	codec.GenerateKey(&key)
+	req := pool.Get(512)
+	var err error
+	req.B, err = codec.AppendRequest(req.B, c.url, key[:], &codec.RequestOptions{Protocols: o.Protocols, Header: o.Header, Extensions: o.Compression.offerText()})
+	if err != nil {
+		pool.Put(req)
+		c.setState(StateClosed)
+		return fmt.Errorf("websocket: dial %s: %w", c.url.Redacted(), err)
+	}
+
 	nc, err := c.dialTCP(dctx)
 	if err != nil {
+		pool.Put(req)
 		e.stats.dialErrors.Add(1)
 		c.setState(StateClosed)
 		if c.opts.Trace != nil {
@@ -132,18 +140,8 @@ func (c *Conn) connect(ctx context.Context) error {
 	}
 
 	// ds stays this goroutine's: the loop drops s.dial once the upgrade is decided.
-	ds := &dialState{done: make(chan error, 1)}
+	ds := &dialState{done: make(chan error, 1), req: req}
 	s := &session{c: c, dial: ds}
-	var key [24]byte
-	codec.GenerateKey(&key)
-	ds.req = pool.Get(512)
-	ds.req.B, err = codec.AppendRequest(ds.req.B, c.url, key[:], &codec.RequestOptions{Protocols: o.Protocols, Header: o.Header, Extensions: o.Compression.offerText()})
-	if err != nil {
-		nc.Close()
-		pool.Put(ds.req)
-		c.setState(StateClosed)
-		return err
-	}
 	if c.url.Scheme == "wss" {
 		// TLS handshake and upgrade request on this goroutine, before the loop takes over.
 		if err := s.startTLS(dctx, nc, ds.req.B); err != nil {

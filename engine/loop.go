@@ -26,6 +26,9 @@ type loop struct {
 	// ranAt is the tick of the loop's last runTick and trafficAt the tick at which it last
 	// handled socket input; the ticker reads both to leave busy loops alone.
 	ranAt, trafficAt atomic.Int64
+	// asked is set while timersAsked is not empty, so that the loop serves it after its next
+	// read instead of leaving it to the ticker's wake-up.
+	asked atomic.Bool
 
 	flushSpare []*session // loop-owned from here on
 	workSpare  []*session
@@ -92,6 +95,7 @@ func (l *loop) addBacklog(c *session) {
 func (l *loop) askTimers(c *session) {
 	l.mu.Lock()
 	l.timersAsked = append(l.timersAsked, c)
+	l.asked.Store(true)
 	l.mu.Unlock()
 }
 
@@ -111,7 +115,7 @@ func (l *loop) afterTraffic() {
 	if l.trafficAt.Load() != now {
 		l.trafficAt.Store(now)
 	}
-	if l.wheel.due(now) {
+	if l.wheel.due(now) || l.asked.Load() {
 		l.runTick()
 	}
 }
@@ -139,13 +143,15 @@ func (l *loop) runTick() {
 	l.backlog = l.backlog[:0]
 	asked := len(work)
 	work = append(work, l.timersAsked...)
+	clear(l.timersAsked)
 	l.timersAsked = l.timersAsked[:0]
+	l.asked.Store(false)
 	l.mu.Unlock()
 	for i, c := range work {
 		if i < asked {
 			c.retryBacklog()
 		} else {
-			c.rearm()
+			c.onTimersAsked()
 		}
 	}
 	clear(work)
