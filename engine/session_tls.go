@@ -27,7 +27,8 @@ type tlsBridge struct {
 	nc     net.Conn // the blocking socket, during the handshake only
 	s      *session
 	in     []byte // ciphertext received, not yet taken by crypto/tls
-	direct bool   // writes come from a sender's goroutine: write the socket, leave the rest for the loop
+	cur    recordCursor
+	direct bool // writes come from a sender's goroutine: write the socket, leave the rest for the loop
 	local  net.Addr
 	remote net.Addr
 	// ciphertext a sender's write left for the loop (under c.mu)
@@ -54,7 +55,18 @@ func (b *tlsBridge) Read(p []byte) (int, error) {
 	if len(b.in) == 0 {
 		return 0, errWouldBlock
 	}
-	n := copy(p, b.in)
+	limit := len(b.in)
+	if !b.cur.lost {
+		// One record at a time: crypto/tls then holds no whole record that the session
+		// does not know of (see consumeTLS).
+		if end := b.cur.toEnd(b.in); end >= 0 && end < limit {
+			limit = end
+		}
+	}
+	n := copy(p, b.in[:limit])
+	if !b.cur.lost {
+		b.cur.advance(b.in, n)
+	}
 	b.in = b.in[n:]
 	return n, nil
 }
@@ -188,9 +200,17 @@ func isNetTimeout(err error) bool {
 // update); the plaintext is processed with the lock released, for Handler callbacks may send.
 func (s *session) consumeTLS(raw []byte) gnet.Action {
 	c := s.c
-	s.bridge.in = raw
+	b := s.bridge
+	b.in = raw
 	plain := s.l.tlsScratch()
 	for {
+		// The bridge hands crypto/tls one record per read, so once every byte is handed over
+		// crypto/tls holds no whole record that was not read out: asking again would only cost
+		// its allocation and a "would block". (A partial record is handed over too; crypto/tls
+		// keeps it until the rest comes.)
+		if len(b.in) == 0 && !b.cur.lost {
+			return gnet.None
+		}
 		c.mu.Lock()
 		s.inWrite = true
 		s.bridge.direct = false
