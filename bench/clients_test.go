@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -132,8 +133,19 @@ func (h *wsfleetHandler) OnClose(*engine.Conn, error) {}
 
 type wsfleetConn struct{ c *engine.Conn }
 
+// wsfleetCloseNow (WSF_WSFLEET_CLOSENOW=1) makes wsfleet's close CloseNow, which drops the
+// socket without the close handshake as gorilla's, gobwas's and nbio's Close do, instead of
+// Close, which sends a close frame and waits for the server's.
+var wsfleetCloseNow = os.Getenv("WSF_WSFLEET_CLOSENOW") == "1"
+
 func (w wsfleetConn) send(p []byte) error { return w.c.Send(engine.Binary, p) }
-func (w wsfleetConn) close() error        { return w.c.Close() }
+func (w wsfleetConn) close() error {
+	if wsfleetCloseNow {
+		w.c.CloseNow()
+		return nil
+	}
+	return w.c.Close()
+}
 
 // options returns the engine's DialOptions for o, the same pointer for the same o.
 func (f *wsfleetClient) options(o *dialOpts) *engine.DialOptions {

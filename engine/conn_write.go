@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/wsfleet/wsfleet/codec"
@@ -356,6 +357,27 @@ func (c *Conn) CloseWith(code codec.CloseCode, reason string) error {
 	return nil
 }
 
+// CloseNow ends the connection at once: the TCP connection is closed without the close
+// handshake, as gun's close/1 does (and gorilla's and gobwas's Close). The server sees the
+// connection drop. CloseNow does not wait; the end reaches the Handler, Recv or the owner
+// with ErrClosed, and no reconnection follows. During the dial it ends the dial once the
+// socket has reached its loop. Closing a closed connection does nothing.
+func (c *Conn) CloseNow() {
+	c.stopReconnecting()
+	c.mu.Lock()
+	var gc gnet.Conn
+	if s := c.sess; s != nil && c.State() != StateClosed {
+		gc = s.gc
+		if c.lastErr == nil {
+			c.lastErr = ErrClosed
+		}
+	}
+	c.mu.Unlock()
+	if gc != nil {
+		_ = gc.Close()
+	}
+}
+
 // startClose queues our close frame (once) and arms the close timer.
 func (c *Conn) startClose(code codec.CloseCode, reason string, user bool) {
 	c.mu.Lock()
@@ -365,10 +387,13 @@ func (c *Conn) startClose(code codec.CloseCode, reason string, user bool) {
 		return
 	}
 	if st == StateConnecting || st == StateUpgrading {
-		s := c.sess
+		var gc gnet.Conn
+		if s := c.sess; s != nil {
+			gc = s.gc
+		}
 		c.mu.Unlock()
-		if s != nil && s.gc != nil {
-			_ = s.gc.Close()
+		if gc != nil {
+			_ = gc.Close()
 		}
 		return
 	}

@@ -1,10 +1,14 @@
 package engine_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -310,3 +314,43 @@ func TestEngineCloseEndsConnections(t *testing.T) {
 }
 
 var _ = atomic.Int64{}
+
+// TestCloseNow: the socket is closed without a close frame, the Handler hears ErrClosed,
+// and nothing reconnects.
+func TestCloseNow(t *testing.T) {
+	got := make(chan error, 1)
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := upgrade(c, br, ""); err != nil {
+			got <- err
+			return
+		}
+		f, err := readClientFrame(br, c, 5*time.Second)
+		if err == nil {
+			err = fmt.Errorf("the server received a frame (opcode %d) instead of the connection dropping", f.op)
+		} else if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		got <- err
+	})
+	eng := newEngine(t)
+	h := &closeNotify{closed: make(chan error, 1)}
+	c, err := eng.Dial(context.Background(), url+"/", &engine.DialOptions{
+		Handler:   h,
+		Reconnect: &engine.ReconnectPolicy{MaxAttempts: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.CloseNow()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-h.closed; !errors.Is(err, engine.ErrClosed) {
+		t.Fatalf("OnClose: %v, want ErrClosed", err)
+	}
+	time.Sleep(300 * time.Millisecond) // a reconnection would have started by now
+	if c.State() != engine.StateClosed || !errors.Is(c.Err(), engine.ErrClosed) {
+		t.Fatalf("state %v, Err %v", c.State(), c.Err())
+	}
+	c.CloseNow() // a closed connection: nothing happens
+}

@@ -407,6 +407,23 @@ func ExampleConn_CloseWith() {
 	// Output: code 1000, reason "Goodbye", closed by the server first: false
 }
 
+// gun's close/1: drop the connection without the close handshake (the server sees the TCP
+// connection end). CloseNow does not wait; Recv reports ErrClosed once the loop has closed it.
+func ExampleConn_CloseNow() {
+	s := startServer(server.Options{})
+	defer s.Close()
+
+	c, err := engine.Dial(context.Background(), s.URL()+"/echo", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.CloseNow()
+	_, err = c.Recv(context.Background())
+	fmt.Println("Recv:", err, errors.Is(err, engine.ErrClosed))
+	// Output:
+	// Recv: websocket: connection closed true
+}
+
 // A chat client with two users. The reference server has no broadcast route, so /echo stands
 // in for the chat server here: each user's line comes back on that user's own connection. One
 // owner channel carries the events of both connections, as one Erlang process can own many

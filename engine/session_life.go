@@ -16,10 +16,9 @@ import (
 // hands gnet the upgrade request to write.
 func (s *session) onOpen(gc gnet.Conn) []byte {
 	c := s.c
-	s.gc = gc
-	s.fd = gc.Fd()
-	s.l = c.eng.loopFor(gc.EventLoop())
-	c.mu.Lock()
+	l := c.eng.loopFor(gc.EventLoop())
+	c.mu.Lock() // Close and CloseNow may look at s.gc from other goroutines during the upgrade
+	s.gc, s.fd, s.l = gc, gc.Fd(), l
 	c.localAddr = gc.LocalAddr()
 	c.remoteAddr = gc.RemoteAddr()
 	c.mu.Unlock()
