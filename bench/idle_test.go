@@ -90,4 +90,7 @@ func idleRun(b *testing.B, p peer, url string, n int, opts func(i int) *dialOpts
 			_ = f.Close()
 		}
 	}
+	// WSF_HOLD_MS keeps the connections open this long after measuring, so that several
+	// processes hold theirs at once (bench/hundredk.sh).
+	time.Sleep(time.Duration(envInt("WSF_HOLD_MS", 0)) * time.Millisecond)
 }
