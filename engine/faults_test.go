@@ -151,7 +151,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 			t.Errorf("conn %d (reset after %d): %d opens, %d closes", i, st.resetAt, st.opens, st.closes)
 		}
 		if !errors.Is(st.lastErr, engine.ErrAbnormalClose) || !errors.Is(st.lastErr, syscall.ECONNRESET) {
-			t.Errorf("conn %d: error %v, want a reset", i, st.lastErr)
+			t.Errorf("conn %d: error %v, want a reset (resetAt %d, opens %d, closes %d, finished %v, next %d)", i, st.lastErr, st.resetAt, st.opens, st.closes, st.finished, st.next)
 		}
 	}
 	if n := h.lost.Load(); n != 0 {

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"syscall"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/wsfleet/wsfleet/codec"
 	"github.com/wsfleet/wsfleet/pool"
@@ -134,10 +136,27 @@ func (s *session) onClose(netErr error) {
 		s.closeDeferred, s.deferredErr = true, netErr
 		return
 	}
+	netErr = s.pendingSocketError(netErr)
 	s.c.mu.Lock()
 	s.fdGone = true // gnet closes the descriptor when OnClose returns
 	s.c.mu.Unlock()
 	s.finishClose(netErr)
+}
+
+// pendingSocketError turns gnet's io.EOF into the socket's own error when it has one. gnet
+// reports io.EOF for a read of 0 bytes (the server's FIN) but also, without reading, when
+// epoll reports an error or hang-up with nothing readable — which is how a reset caught
+// halfway through the kernel's processing shows up (the error is set, the receive side not
+// yet shut). The descriptor is still open during OnClose, so SO_ERROR tells a reset from a
+// FIN; it is zero after a FIN, and after a reset that a read already reported.
+func (s *session) pendingSocketError(netErr error) error {
+	if !errors.Is(netErr, io.EOF) || s.gc == nil {
+		return netErr
+	}
+	if v, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && v != 0 {
+		return os.NewSyscallError("read", syscall.Errno(v))
+	}
+	return netErr
 }
 
 func (s *session) finishClose(netErr error) {
