@@ -100,5 +100,5 @@ func (s *session) completeFail() {
 	s.forceClose(s.pf.code, s.pf.err)
 	s.flushNow()
 	s.closeNotify()
-	_ = s.l.el.Close(s.gc)
+	s.dropSocket()
 }

@@ -269,7 +269,7 @@ func (s *session) onTimer(now int64) {
 		c.eng.stats.timeouts.Add(1)
 		s.failDial(timeoutf("close timeout: the server did not answer our close frame within %v", c.opts.CloseTimeout))
 		s.closeNotify()
-		_ = s.l.el.Close(s.gc)
+		s.dropSocket()
 		return
 	case s.failDue() != 0 && now >= s.failDue():
 		s.completeFail() // the application did not take what came before the violation in time
@@ -281,7 +281,7 @@ func (s *session) onTimer(now int64) {
 			s.forceClose(codec.CloseGoingAway, timeoutf("keepalive: no pong or other traffic within %v of our ping", c.opts.PongTimeout))
 			s.flushNow()
 			s.closeNotify()
-			_ = s.l.el.Close(s.gc)
+			s.dropSocket()
 			return
 		}
 		if s.pingSentAt == 0 && now-s.lastRecv >= ticksFor(c.opts.PingInterval) {
@@ -330,3 +330,9 @@ func (s *session) rearm() {
 		s.l.wheel.arm(s, next)
 	}
 }
+
+// dropSocket has gnet close the session's socket from its queue rather than at once: timers
+// may fire inside another connection's OnTraffic (afterTraffic), or this one's, and gnet's
+// read path still touches a connection after its OnTraffic returns, so closing it there
+// would pull the descriptor out from under gnet.
+func (s *session) dropSocket() { _ = s.gc.Close() }
