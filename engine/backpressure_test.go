@@ -105,11 +105,26 @@ func TestCloseWakesWaitingSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := make([]byte, 16<<10)
-	for c.TrySend(engine.Binary, payload) == nil {
-	}
 	done := make(chan error, 1)
-	go func() { done <- c.Send(engine.Binary, payload) }()
-	time.Sleep(50 * time.Millisecond)
+	for attempt := 0; ; attempt++ {
+		for c.TrySend(engine.Binary, payload) == nil {
+		}
+		go func() { done <- c.Send(engine.Binary, payload) }()
+		// The kernel's socket buffers may still grow and take the frame: then fill again,
+		// until a sender is really waiting when Close comes.
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if attempt == 50 {
+				t.Fatal("the socket kept taking data from a server that does not read")
+			}
+			continue
+		case <-time.After(50 * time.Millisecond):
+		}
+		break
+	}
 	go c.Close()
 	select {
 	case err := <-done:
