@@ -187,7 +187,16 @@ func (p *ResponseParser) HTTPHeader() http.Header {
 // they came: a compact form a caller can keep instead of an http.Header (one small string
 // rather than a map per connection).
 func (p *ResponseParser) AppendHeaderLines(dst []byte) []byte {
+	return p.AppendHeaderLinesExcept(dst, "")
+}
+
+// AppendHeaderLinesExcept is AppendHeaderLines without the fields named skip (compared
+// case-insensitively; "" skips nothing).
+func (p *ResponseParser) AppendHeaderLinesExcept(dst []byte, skip string) []byte {
 	for _, f := range p.fields {
+		if skip != "" && hsEqualFold(p.buf[f.ns:f.ne], skip) {
+			continue
+		}
 		dst = append(dst, p.buf[f.ns:f.ne]...)
 		dst = append(dst, ": "...)
 		dst = append(dst, p.buf[f.vs:f.ve]...)

@@ -354,6 +354,12 @@ func TestResponseParserHeaders(t *testing.T) {
 	if got := h.Values("Www-Authenticate"); len(got) != 2 || got[0] != "Basic" || got[1] != "Bearer" {
 		t.Errorf("HTTPHeader: %v", h)
 	}
+	if got := string(p.AppendHeaderLines(nil)); got != "WWW-Authenticate: Basic\nwww-authenticate: Bearer\nX-Empty: \nContent-Length: 0\n" {
+		t.Errorf("AppendHeaderLines = %q", got)
+	}
+	if got := string(p.AppendHeaderLinesExcept(nil, "www-AUTHENTICATE")); got != "X-Empty: \nContent-Length: 0\n" {
+		t.Errorf("AppendHeaderLinesExcept = %q", got)
+	}
 	// Header's result may not be appended to in place.
 	v := p.Header("WWW-Authenticate")
 	_ = append(v, 'X')

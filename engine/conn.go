@@ -2,6 +2,7 @@ package engine
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"net"
 	"net/http"
 	"net/url"
@@ -45,11 +46,13 @@ type Conn struct {
 	recvBusy   bool // Recv returned a message and has not been called again since
 
 	sess *session // the current session (a new one per reconnection)
-	// set when a session's upgrade completes
-	subprotocol string
-	respHeader  string // "Name: value\n" lines; an http.Header is built when asked for
-	localAddr   net.Addr
-	remoteAddr  net.Addr
+	// set when a session's upgrade completes: the 101's header lines ("Name: value\n")
+	// except Sec-WebSocket-Accept, shared with other connections that got the same lines
+	// (internHeader), and the request's 16-byte nonce, from which that Accept value follows
+	respHeader string
+	nonce      [16]byte
+	localAddr  net.Addr
+	remoteAddr net.Addr
 	// write side
 	out          *bytebufferpool.ByteBuffer // frames waiting for the loop to write them
 	outMsgs      int32
@@ -107,6 +110,7 @@ type session struct {
 // upgrade is decided so that an open connection does not carry it.
 type dialState struct {
 	parser *codec.ResponseParser
+	key    [24]byte                   // the request's Sec-WebSocket-Key
 	done   chan error                 // exactly one value, read by the dialing goroutine
 	req    *bytebufferpool.ByteBuffer // the upgrade request until gnet has written it
 }
@@ -120,18 +124,29 @@ func (c *Conn) Value() any { return c.val }
 // State reports where the connection is in its life.
 func (c *Conn) State() State { return State(c.state.Load()) }
 
-// Subprotocol is the subprotocol the server chose ("" for none).
+// Subprotocol is the subprotocol the server chose ("" for none): the 101's
+// Sec-WebSocket-Protocol, which the upgrade checked against the offer.
 func (c *Conn) Subprotocol() string {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.subprotocol
+	raw := c.respHeader
+	c.mu.Unlock()
+	for raw != "" {
+		var line string
+		line, raw, _ = strings.Cut(raw, "\n")
+		if name, value, ok := strings.Cut(line, ": "); ok && strings.EqualFold(name, "Sec-WebSocket-Protocol") {
+			return value
+		}
+	}
+	return ""
 }
 
 // ResponseHeader holds the headers of the server's 101 response (gun's gun_upgrade headers).
-// Each call builds a new http.Header: an idle connection keeps the headers as one string.
+// Each call builds a new http.Header: an idle connection keeps the headers as one string,
+// shared by the connections whose 101 carried the same lines, and Sec-WebSocket-Accept
+// (which differs on every connection) as the key it was checked against.
 func (c *Conn) ResponseHeader() http.Header {
 	c.mu.Lock()
-	raw := c.respHeader
+	raw, nonce := c.respHeader, c.nonce
 	c.mu.Unlock()
 	h := make(http.Header)
 	for raw != "" {
@@ -140,6 +155,12 @@ func (c *Conn) ResponseHeader() http.Header {
 		if name, value, ok := strings.Cut(line, ": "); ok {
 			h.Add(name, value)
 		}
+	}
+	if nonce != ([16]byte{}) {
+		var key [24]byte
+		base64.StdEncoding.Encode(key[:], nonce[:])
+		accept := codec.AcceptKey(key[:])
+		h.Add("Sec-WebSocket-Accept", string(accept[:]))
 	}
 	return h
 }

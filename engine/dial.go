@@ -74,6 +74,18 @@ func (e *Engine) parseURLCached(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
+// internHeader returns lines as a string, shared with the previous connection that got the
+// same lines: a fleet's 101 responses from one server differ only in Sec-WebSocket-Accept
+// (which is not kept), and each copy would cost a connection about 100 bytes.
+func (e *Engine) internHeader(lines []byte) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if string(lines) != e.lastHeader {
+		e.lastHeader = string(lines)
+	}
+	return e.lastHeader
+}
+
 // parseURL accepts ws:// and wss:// URLs with a host.
 func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
@@ -140,7 +152,7 @@ func (c *Conn) connect(ctx context.Context) error {
 	}
 
 	// ds stays this goroutine's: the loop drops s.dial once the upgrade is decided.
-	ds := &dialState{done: make(chan error, 1), req: req}
+	ds := &dialState{done: make(chan error, 1), req: req, key: key}
 	s := &session{c: c, dial: ds}
 	if c.url.Scheme == "wss" {
 		// TLS handshake and upgrade request on this goroutine, before the loop takes over.

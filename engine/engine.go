@@ -27,6 +27,7 @@ type Engine struct {
 	conns      []*Conn  // every live Conn, each at its regIdx (a map costs 3× the memory)
 	lastURL    *url.URL // the last URL dialed, shared by the connections dialed with it
 	lastURLRaw string
+	lastHeader string        // the last 101 header lines kept, shared by connections that got the same
 	optsCache  sharedOptions // the last DialOptions resolved, shared while unchanged
 	tlsCache   tlsShared     // the last TLS config cloned for a dial, shared likewise
 	closed     atomic.Bool

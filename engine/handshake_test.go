@@ -239,3 +239,36 @@ func wantReason(word string) func(t *testing.T, err error) {
 		}
 	}
 }
+
+// TestResponseHeaderKept: ResponseHeader gives back every header of the 101, including
+// Sec-WebSocket-Accept (rebuilt from the request's key rather than kept per connection),
+// across connections that share the kept lines.
+func TestResponseHeaderKept(t *testing.T) {
+	accepts := make(chan string, 3)
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := upgrade(c, br, "X-Served-By: test\r\nSec-WebSocket-Protocol: chat\r\n")
+		if err != nil {
+			return
+		}
+		accepts <- acceptKey(req.Header.Get("Sec-WebSocket-Key"))
+		io.Copy(io.Discard, br)
+	})
+	eng := newEngine(t)
+	for i := 0; i < 3; i++ {
+		c, err := eng.Dial(context.Background(), url+"/", &engine.DialOptions{Protocols: []string{"chat"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := c.ResponseHeader()
+		if got, want := h.Get("Sec-WebSocket-Accept"), <-accepts; got != want {
+			t.Errorf("conn %d: Sec-WebSocket-Accept %q, the server sent %q", i, got, want)
+		}
+		if h.Get("X-Served-By") != "test" || h.Get("Upgrade") != "websocket" || h.Get("Connection") != "Upgrade" || len(h) != 5 {
+			t.Errorf("conn %d: headers %v", i, h)
+		}
+		if c.Subprotocol() != "chat" {
+			t.Errorf("conn %d: subprotocol %q", i, c.Subprotocol())
+		}
+		c.CloseNow()
+	}
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -61,9 +62,9 @@ func (s *session) readUpgrade(buf []byte) gnet.Action {
 	}
 	c := s.c
 	c.mu.Lock()
-	c.subprotocol = p.Subprotocol()
 	var scratch [512]byte
-	c.respHeader = string(p.AppendHeaderLines(scratch[:0]))
+	c.respHeader = c.eng.internHeader(p.AppendHeaderLinesExcept(scratch[:0], "Sec-WebSocket-Accept"))
+	_, _ = base64.StdEncoding.Decode(c.nonce[:], s.dial.key[:])
 	c.mu.Unlock()
 	s.releaseParser()
 	dialDone := s.dial.done
