@@ -36,7 +36,7 @@ type Conn struct {
 	flushQueued   bool // queued in the loop's flush queue
 	inLoop        bool // the loop is inside this connection's callbacks and flushes when done
 	closeSent     bool // our close frame is queued: nothing may follow it
-	closeTimerDue bool // the loop arms the close timer when it writes our close frame
+	closeTimerDue bool // the loop starts the close timer once our close frame is written (by it or by Close)
 	// delivery side
 	mode       Mode
 	backlogged bool // queued events wait for room in the owner channel
