@@ -203,7 +203,7 @@ func (c *Conn) waitDone(d time.Duration) bool {
 		c.mu.Unlock()
 		return true
 	}
-	w := c.waitsLocked()
+	w := c.extraLocked()
 	if w.done == nil {
 		w.done = make(chan struct{})
 	}

@@ -19,8 +19,8 @@ type connExtra struct {
 	localBind net.Addr      // DialOptions.LocalAddr (per connection: the options may be shared)
 }
 
-// waitsLocked returns c's connExtra, allocating it on first use.
-func (c *Conn) waitsLocked() *connExtra {
+// extraLocked returns c's connExtra, allocating it on first use.
+func (c *Conn) extraLocked() *connExtra {
 	if c.x == nil {
 		c.x = new(connExtra)
 	}

@@ -167,7 +167,7 @@ func (c *Conn) markDirtyLocked() bool {
 }
 
 func (c *Conn) roomChanLocked() chan struct{} {
-	w := c.waitsLocked()
+	w := c.extraLocked()
 	if w.roomWait == nil {
 		w.roomWait = make(chan struct{})
 		// gnet tells nobody when its outbound buffer drains, so the loop polls it on ticks.
@@ -300,7 +300,7 @@ func (s *session) writeLocked() {
 		c.wakeRoomLocked()
 	}
 	if armClose {
-		s.closeDue = c.eng.tickAt(time.Now().Add(c.opts.CloseTimeout))
+		s.startCloseTimer()
 		s.l.wheel.arm(s, s.closeDue)
 	}
 }
@@ -310,8 +310,13 @@ func (s *session) writeLocked() {
 func (s *session) takeCloseTimerLocked() {
 	if c := s.c; c.closeTimerDue && c.out == nil && c.sess == s {
 		c.closeTimerDue = false
-		s.closeDue = c.eng.tickAt(time.Now().Add(c.opts.CloseTimeout))
+		s.startCloseTimer()
 	}
+}
+
+// startCloseTimer sets the tick by which the server must answer our close frame.
+func (s *session) startCloseTimer() {
+	s.closeDue = s.c.eng.tickAt(time.Now().Add(s.c.opts.CloseTimeout))
 }
 
 // afterWrite completes a close that gnet reported from inside writeLocked, now that c.mu is free.
@@ -366,9 +371,9 @@ func (c *Conn) CloseNow() {
 	c.stopReconnecting()
 	c.mu.Lock()
 	var gc gnet.Conn
-	if s := c.sess; s != nil && c.State() != StateClosed {
-		gc = s.gc
-		if c.lastErr == nil {
+	if c.State() != StateClosed {
+		gc = c.socketLocked()
+		if c.sess != nil && c.lastErr == nil {
 			c.lastErr = ErrClosed
 		}
 	}
@@ -376,6 +381,14 @@ func (c *Conn) CloseNow() {
 	if gc != nil {
 		_ = gc.Close()
 	}
+}
+
+// socketLocked is the current session's gnet connection, nil before it reached a loop.
+func (c *Conn) socketLocked() gnet.Conn {
+	if c.sess == nil {
+		return nil
+	}
+	return c.sess.gc
 }
 
 // startClose queues our close frame (once) and arms the close timer.
@@ -387,10 +400,7 @@ func (c *Conn) startClose(code codec.CloseCode, reason string, user bool) {
 		return
 	}
 	if st == StateConnecting || st == StateUpgrading {
-		var gc gnet.Conn
-		if s := c.sess; s != nil {
-			gc = s.gc
-		}
+		gc := c.socketLocked()
 		c.mu.Unlock()
 		if gc != nil {
 			_ = gc.Close()

@@ -54,7 +54,7 @@ func (c *Conn) enqueue(m Message) bool {
 		default:
 		}
 	}
-	w := c.waitsLocked()
+	w := c.extraLocked()
 	if len(w.inbox)-w.inboxHead >= c.opts.InboxSize {
 		if c.opts.SlowConsumer != DropOldest {
 			m.Release()
@@ -141,7 +141,7 @@ func (s *session) retryBacklog() {
 		}
 	}
 	if c.backlogged {
-		w := c.waitsLocked()
+		w := c.extraLocked()
 		for c.ownerWantsLocked() && w.inboxHead < len(w.inbox) {
 			select {
 			case c.owner <- Event{Conn: c, Message: w.inbox[w.inboxHead]}:
@@ -225,7 +225,7 @@ func (c *Conn) Recv(ctx context.Context) (Message, error) {
 		if s := c.sess; s != nil && s.pf != nil {
 			c.kickFailLocked(s) // everything before the violation is taken: fail now
 		}
-		w := c.waitsLocked()
+		w := c.extraLocked()
 		if w.recvWait == nil {
 			w.recvWait = make(chan struct{}, 1)
 		}
