@@ -151,14 +151,18 @@ func (c *Conn) connect(ctx context.Context) error {
 		return err
 	}
 
-	// ds stays this goroutine's: the loop drops s.dial once the upgrade is decided.
-	ds := &dialState{done: make(chan error, 1), req: req, key: key}
+	// ds stays this goroutine's: the loop drops s.dial once the upgrade is decided, and
+	// this goroutine gives ds back once it has the verdict.
+	ds := dialStates.Get().(*dialState)
+	ds.req, ds.key = req, key
 	s := &session{c: c, dial: ds}
 	if c.url.Scheme == "wss" {
 		// TLS handshake and upgrade request on this goroutine, before the loop takes over.
 		if err := s.startTLS(dctx, nc, ds.req.B); err != nil {
 			nc.Close()
 			pool.Put(ds.req)
+			s.dial = nil
+			ds.release()
 			c.setState(StateClosed)
 			e.stats.dialErrors.Add(1)
 			return err
@@ -179,15 +183,20 @@ func (c *Conn) connect(ctx context.Context) error {
 	if err != nil {
 		c.setState(StateClosed)
 		s.releaseParser()
+		s.dial = nil // never reached the loop, nor will it
+		ds.release()
 		return fmt.Errorf("websocket: dial %s: the event loop refused the connection: %w", c.url.Redacted(), err)
 	}
 	select {
 	case err := <-ds.done:
+		ds.release()
 		return err
 	case <-dctx.Done():
 		_ = s.gc.Close()
-		if err := <-ds.done; err != nil && !errors.Is(err, ErrAbnormalClose) {
-			return err // the loop's own verdict came first
+		verdict := <-ds.done
+		ds.release()
+		if verdict != nil && !errors.Is(verdict, ErrAbnormalClose) {
+			return verdict // the loop's own verdict came first
 		}
 		err := dialCtxErr(dctx, ctx, o.ConnectTimeout, "the upgrade response from "+c.url.Host)
 		if errors.Is(err, ErrTimeout) {
@@ -195,6 +204,18 @@ func (c *Conn) connect(ctx context.Context) error {
 		}
 		return err
 	}
+}
+
+// dialStates keeps dialState objects, with their result channel, from one dial to the next:
+// each dial would otherwise leave two more short-lived objects behind, and a dial's garbage
+// shares spans with the connections' long-lived objects.
+var dialStates = sync.Pool{New: func() any { return &dialState{done: make(chan error, 1)} }}
+
+// release gives ds back once the dialing goroutine has the loop's verdict (the loop sent it
+// after dropping s.dial, and touches ds no more), or once ds turned out never to reach the loop.
+func (ds *dialState) release() {
+	*ds = dialState{done: ds.done} // done is empty again: exactly one value went through it
+	dialStates.Put(ds)
 }
 
 // dialTCP connects, bounded by the engine's dial concurrency.

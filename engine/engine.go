@@ -29,6 +29,7 @@ type Engine struct {
 	lastURLRaw string
 	lastHeader string        // the last 101 header lines kept, shared by connections that got the same
 	optsCache  sharedOptions // the last DialOptions resolved, shared while unchanged
+	nilOpts    *DialOptions  // the options of a Dial given nil, resolved once
 	tlsCache   tlsShared     // the last TLS config cloned for a dial, shared likewise
 	closed     atomic.Bool
 

@@ -19,18 +19,26 @@ type sharedOptions struct {
 }
 
 // shareOptions returns the resolved options for o: the shared copy when o is unchanged since
-// it was made, otherwise resolved (which becomes the shared copy).
+// it was made, otherwise a heap copy of resolved (which becomes the shared copy). resolved
+// itself stays the caller's (on its stack), so a Dial whose options are unchanged allocates
+// nothing for them.
 func (e *Engine) shareOptions(o *DialOptions, resolved *DialOptions) *DialOptions {
-	if o == nil {
-		return resolved
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if o == nil {
+		if e.nilOpts == nil {
+			e.nilOpts = new(DialOptions)
+			*e.nilOpts = *resolved
+		}
+		return e.nilOpts
+	}
 	if sh := &e.optsCache; sh.resolved != nil && sameOptions(&sh.snap, o) {
 		return sh.resolved
 	}
-	e.optsCache = sharedOptions{snap: *o, resolved: resolved}
-	return resolved
+	r := new(DialOptions)
+	*r = *resolved
+	e.optsCache = sharedOptions{snap: *o, resolved: r}
+	return r
 }
 
 // sameOptions compares two DialOptions for sharing: values by value, references by identity.

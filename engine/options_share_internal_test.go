@@ -74,18 +74,27 @@ func TestShareOptions(t *testing.T) {
 	}
 	o.ConnectTimeout = 2 * time.Second
 	r4 := o.withDefaults()
-	if e.shareOptions(o, &r4) == got1 {
+	got4 := e.shareOptions(o, &r4)
+	if got4 == got1 {
 		t.Fatal("a changed field was shared")
+	}
+	if got4 == &r4 || got4.ConnectTimeout != r4.ConnectTimeout || got4.MaxMessageSize != DefaultMaxMessageSize {
+		t.Fatal("the shared copy is not a copy of the resolved options")
 	}
 	same := *o // another struct with the same contents and a per-connection Handler: shared
 	same.Handler = discard{}
 	r6 := same.withDefaults()
-	if e.shareOptions(&same, &r6) != &r4 {
+	if e.shareOptions(&same, &r6) != got4 {
 		t.Fatal("equal options in another struct not shared")
 	}
 	o.Header = http.Header{"X": {"1"}} // equal contents, another map: not shared (identity)
 	r5 := o.withDefaults()
-	if e.shareOptions(o, &r5) != &r5 {
+	if got5 := e.shareOptions(o, &r5); got5 == got4 {
 		t.Fatal("a replaced map was shared")
+	}
+	var zero DialOptions
+	rn := zero.withDefaults()
+	if gotN := e.shareOptions(nil, &rn); gotN == &rn || e.shareOptions(nil, &rn) != gotN {
+		t.Fatal("the options of Dial(nil) are not resolved once per engine")
 	}
 }
