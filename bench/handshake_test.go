@@ -14,7 +14,8 @@ import (
 )
 
 // BenchmarkHandshake/lib=X/dialers=N: one op is one dial+close; reports handshakes/s,
-// client CPU per handshake and allocations per handshake.
+// client CPU per handshake, allocations per handshake and the client's context switches per
+// handshake.
 func BenchmarkHandshake(b *testing.B) {
 	url := refServer(b) + "/echo"
 	for _, p := range peers {
@@ -34,6 +35,7 @@ func handshakeRun(b *testing.B, p peer, url string, o *dialOpts, dialers int) {
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
 	m := startCost()
+	csw := contextSwitches()
 	b.ResetTimer()
 	for d := 0; d < dialers; d++ {
 		wg.Add(1)
@@ -58,5 +60,6 @@ func handshakeRun(b *testing.B, p peer, url string, o *dialOpts, dialers int) {
 	b.ReportMetric(float64(b.N)/el, "handshakes/s")
 	b.ReportMetric((cpuSeconds()-m.cpu)/float64(b.N)*1e6, "cpu-us/hs")
 	b.ReportMetric(float64(mallocs()-m.allocs)/float64(b.N), "allocs/hs")
+	b.ReportMetric(float64(contextSwitches()-csw)/float64(b.N), "ctxsw/hs")
 	settle(100 * time.Millisecond)
 }

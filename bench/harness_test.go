@@ -134,6 +134,7 @@ func deflateServer(tb testing.TB) string {
 // pages returned to the OS (so that RSS reflects what is live).
 type memSnap struct {
 	heapStack uint64 // HeapInuse + StackInuse
+	live      uint64 // HeapAlloc + StackInuse: the objects alone, without the free slots of their spans
 	rss       uint64 // VmRSS
 }
 
@@ -142,13 +143,19 @@ func snapMem() memSnap {
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memSnap{heapStack: ms.HeapInuse + ms.StackInuse, rss: vmRSS()}
+	return memSnap{heapStack: ms.HeapInuse + ms.StackInuse, live: ms.HeapAlloc + ms.StackInuse, rss: vmRSS()}
 }
 
 // perConn reports the memory delta per connection.
 func (a memSnap) perConn(b memSnap, n int) (heap, rss float64) {
 	return (float64(b.heapStack) - float64(a.heapStack)) / float64(n),
 		(float64(b.rss) - float64(a.rss)) / float64(n)
+}
+
+// livePerConn is the growth of live objects (and stacks) per connection: B/conn-heap minus
+// this is what partly used spans cost.
+func (a memSnap) livePerConn(b memSnap, n int) float64 {
+	return (float64(b.live) - float64(a.live)) / float64(n)
 }
 
 // vmRSS is VmRSS from /proc/self/status, in bytes.
@@ -170,6 +177,16 @@ func vmRSS() uint64 {
 func cpuSeconds() float64 {
 	u, s := cpuUserSys()
 	return u + s
+}
+
+// contextSwitches is how many times this process's threads were switched out so far
+// (voluntarily, to wait, or preempted): what hand-offs between threads cost shows here.
+func contextSwitches() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Nvcsw + ru.Nivcsw
 }
 
 // cpuUserSys is this process's user and system CPU time so far, in seconds.

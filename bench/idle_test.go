@@ -6,7 +6,8 @@ package bench
 // 64 concurrent dialers, each with its library's receive loop running, waits a second, and
 // compares the process's memory with that before the first dial: HeapInuse+StackInuse
 // (B/conn-heap) and VmRSS (B/conn-rss), both after a full collection that returns freed pages
-// to the OS. The library's shared machinery (event loops) starts before the first snapshot,
+// to the OS; B/conn-live is the growth of live objects alone (HeapAlloc+StackInuse), so
+// B/conn-heap minus B/conn-live is what partly used spans cost. The library's shared machinery (event loops) starts before the first snapshot,
 // so only what grows with connections is counted.
 
 import (
@@ -83,6 +84,7 @@ func idleRun(b *testing.B, p peer, url string, n int, opts func(i int) *dialOpts
 	b.ReportMetric(est.Seconds(), "s-establish")
 	b.ReportMetric(heap, "B/conn-heap")
 	b.ReportMetric(rss, "B/conn-rss")
+	b.ReportMetric(before.livePerConn(after, len(conns)), "B/conn-live")
 	if dir := os.Getenv("WSF_HEAPPROFILE_DIR"); dir != "" {
 		name := strings.NewReplacer("/", "_", "=", "-").Replace(b.Name())
 		if f, err := os.Create(fmt.Sprintf("%s/%s.heap.pprof", dir, name)); err == nil {
