@@ -110,7 +110,11 @@ type DialOptions struct {
 
 // Options configure an Engine.
 type Options struct {
-	// Loops is the number of event loops (default GOMAXPROCS).
+	// Loops is the number of event loops (default GOMAXPROCS). An idle loop waits in
+	// epoll_wait holding a P; when every P is held that way the Go scheduler keeps taking
+	// them back and waking threads to no purpose, so a process whose loops carry a trickle of
+	// messages spends less CPU with GOMAXPROCS one above Loops, at some latency
+	// (docs/benchmarks.md, "Push CPU").
 	Loops int
 	// DialConcurrency bounds dials in progress at once (default 512).
 	DialConcurrency int
