@@ -125,12 +125,41 @@ func (f *echoFleet) round(total int, timeout time.Duration) error {
 			}
 		}
 	}
-	select {
-	case <-f.done:
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("%d of %d connections still echoing after %v", f.active.Load(), active, timeout)
+	// A connection that stops answering shows as no progress at all: give up after
+	// echoStall without any, rather than waiting out the whole timeout.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	start := time.Now()
+	left, progressAt := f.left(), start
+	for {
+		select {
+		case <-f.done:
+			return nil
+		case now := <-tick.C:
+			if l := f.left(); l != left {
+				left, progressAt = l, now
+			}
+			if stalled := now.Sub(progressAt) >= echoStall; stalled || now.Sub(start) >= timeout {
+				what := fmt.Sprintf("after %v", timeout)
+				if stalled {
+					what = fmt.Sprintf("with no echo for %v", echoStall)
+				}
+				return fmt.Errorf("%d of %d connections still echoing %s (%d echoes missing)", f.active.Load(), active, what, left)
+			}
+		}
 	}
+}
+
+// echoStall is how long a round may go without a single echo before it fails.
+const echoStall = 30 * time.Second
+
+// left is how many echoes the current round still waits for.
+func (f *echoFleet) left() int64 {
+	var n int64
+	for _, s := range f.states {
+		n += s.left.Load()
+	}
+	return n
 }
 
 // countingPayload is the uncompressed benchmarks' message: bytes 0, 1, 2, ...
