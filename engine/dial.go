@@ -180,6 +180,11 @@ func (c *Conn) connect(ctx context.Context) error {
 	_, err = e.client.EnrollContext(nc, s) // gnet dups the socket and closes nc; OnOpen has run
 	pool.Put(ds.req)
 	ds.req = nil
+	if err == nil && !s.enrolled() {
+		// gnet returns without an error when its poller refuses the socket (epoll_ctl
+		// failing): it closes the socket and no callback ever comes.
+		err = errors.New("the poller did not take the socket")
+	}
 	if err != nil {
 		c.setState(StateClosed)
 		s.releaseParser()
@@ -204,6 +209,13 @@ func (c *Conn) connect(ctx context.Context) error {
 		}
 		return err
 	}
+}
+
+// enrolled says whether gnet opened the session (OnOpen ran).
+func (s *session) enrolled() bool {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.gc != nil
 }
 
 // dialStates keeps dialState objects, with their result channel, from one dial to the next:
