@@ -8,15 +8,16 @@
 # benchstat tables (libraries as columns) to peers-<stamp>.benchstat.txt, charts (SVG) and a
 # table of medians to bench/results/charts-<stamp>/.
 #
-# Environment: COUNT (3), MAXCOUNT (runs of BenchmarkMaxConns, 1), SUITES (space-separated
-# subset of: Idle Handshake Echo Push Compress TLSIdle TLSHandshake TLSEcho MaxConns), OUT
+# Environment: COUNT (3), MAXCOUNT (runs of BenchmarkMaxConns, 1), PUSH_MSGS and TLS_PUSH_MSGS
+# (messages per push run, 300,000 and 50,000), SUITES (space-separated
+# subset of: Idle Handshake Echo Push Compress TLSIdle TLSHandshake TLSEcho TLSPush MaxConns), OUT
 # (bench/results), and the benchmarks' own WSF_* knobs (see the *_test.go files).
 set -uo pipefail
 cd "$(dirname "$0")"
 
 COUNT=${COUNT:-3}
 MAXCOUNT=${MAXCOUNT:-1}
-SUITES=${SUITES:-"Idle Handshake Echo Push Compress TLSIdle TLSHandshake TLSEcho MaxConns"}
+SUITES=${SUITES:-"Idle Handshake Echo Push Compress TLSIdle TLSHandshake TLSEcho TLSPush MaxConns"}
 OUT=${OUT:-results}
 GO=${GO:-go}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -36,6 +37,7 @@ benchtime() {
 	case $1 in
 	Idle | Compress | TLSIdle | MaxConns) echo 1x ;;
 	Push) echo "${PUSH_MSGS:-300000}x" ;;
+	TLSPush) echo "${TLS_PUSH_MSGS:-50000}x" ;;
 	Echo | TLSEcho) echo 2s ;;
 	*) echo 1s ;;
 	esac

@@ -7,6 +7,7 @@ package bench
 import (
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +48,20 @@ func BenchmarkTLSEcho(b *testing.B) {
 				echoBench(b, p, url, o, s.conns, s.size)
 			}
 		})
+	}
+}
+
+// BenchmarkTLSPush/lib=X/conns=N: push fan-out over wss, measured as BenchmarkPush; the
+// server is tlsecho's /push. WSF_TLS_PUSH_CONNS (default 10,000) connections,
+// WSF_TLS_PUSH_INTERVAL_MS (default 1,000: the server encrypts every message, and at 100 ms
+// it would need most of this 2-core machine for itself), WSF_PUSH_SIZE bytes.
+func BenchmarkTLSPush(b *testing.B) {
+	url, o := tlsOpts(b)
+	n := envInt("WSF_TLS_PUSH_CONNS", 10000)
+	interval := envInt("WSF_TLS_PUSH_INTERVAL_MS", 1000)
+	size := envInt("WSF_PUSH_SIZE", 64)
+	push := fmt.Sprintf("%s?interval=%dms&size=%d", strings.TrimSuffix(url, "/echo")+"/push", interval, size)
+	for _, p := range peers {
+		b.Run("lib="+p.name, func(b *testing.B) { pushBench(b, p, push, o, n) })
 	}
 }

@@ -52,6 +52,7 @@ var headline = []struct {
 	{`^Compress/mode=takeover/conns=\d+$`, "B/conn-rss", "RSS per connection, permessage-deflate, context takeover", true},
 	{`^TLSIdle/conns=\d+$`, "B/conn-heap", "Idle memory per wss connection, heap+stack", true},
 	{`^TLSEcho/conns=1000/size=128$`, "cpu-s/1e6msg", "Client CPU-s per 1e6 wss echoes", true},
+	{`^TLSPush/conns=\d+$`, "cpu-s/1e6msg", "Client CPU-s per 1e6 wss pushes received", true},
 }
 
 func main() {

@@ -1,7 +1,8 @@
 // Command tlsecho is the peer benchmarks' second server: a WebSocket echo server on
 // lxzan/gws behind Go's crypto/tls, for the wss benchmarks (wsfleet's reference server
 // speaks plain ws only), and, with -plain -deflate, a plain server that negotiates
-// permessage-deflate with context takeover for the compression benchmarks.
+// permessage-deflate with context takeover for the compression benchmarks. /push pushes
+// stamped messages as the reference server's /push does (push.go).
 //
 // It makes a self-signed ECDSA certificate for 127.0.0.1 and localhost at start, writes
 // it (PEM) to -cert-out for clients to trust, prints "LISTENING wss://host:port" (or ws://)
@@ -36,6 +37,8 @@ func (echo) OnMessage(c *gws.Conn, m *gws.Message) {
 	_ = m.Close()
 }
 
+func (echo) OnClose(c *gws.Conn, _ error) { leave(c) }
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	plain := flag.Bool("plain", false, "serve ws:// instead of wss://")
@@ -57,10 +60,19 @@ func main() {
 		}
 	}
 	up := gws.NewUpgrader(echo{}, opt)
+	var push pushers
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k, isPush := parsePush(r)
+		if r.URL.Path == "/push" && !isPush {
+			http.Error(w, "bad /push parameters: interval (a duration) and size (16 B to 1 MiB)", http.StatusBadRequest)
+			return
+		}
 		c, err := up.Upgrade(w, r)
 		if err != nil {
 			return
+		}
+		if isPush {
+			push.join(k, c)
 		}
 		go c.ReadLoop()
 	})
