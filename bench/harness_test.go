@@ -182,20 +182,23 @@ func cpuSeconds() float64 {
 // contextSwitches is how many times this process's threads were switched out so far
 // (voluntarily, to wait, or preempted): what hand-offs between threads cost shows here.
 func contextSwitches() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
+	ru := rusage()
 	return ru.Nvcsw + ru.Nivcsw
 }
 
 // cpuUserSys is this process's user and system CPU time so far, in seconds.
 func cpuUserSys() (user, sys float64) {
+	ru := rusage()
+	return float64(ru.Utime.Sec) + float64(ru.Utime.Usec)/1e6, float64(ru.Stime.Sec) + float64(ru.Stime.Usec)/1e6
+}
+
+// rusage is getrusage(RUSAGE_SELF); zero if the call fails.
+func rusage() syscall.Rusage {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, 0
+		return syscall.Rusage{}
 	}
-	return float64(ru.Utime.Sec) + float64(ru.Utime.Usec)/1e6, float64(ru.Stime.Sec) + float64(ru.Stime.Usec)/1e6
+	return ru
 }
 
 func mallocs() uint64 {

@@ -7,8 +7,9 @@ package bench
 // compares the process's memory with that before the first dial: HeapInuse+StackInuse
 // (B/conn-heap) and VmRSS (B/conn-rss), both after a full collection that returns freed pages
 // to the OS; B/conn-live is the growth of live objects alone (HeapAlloc+StackInuse), so
-// B/conn-heap minus B/conn-live is what partly used spans cost. The library's shared machinery (event loops) starts before the first snapshot,
-// so only what grows with connections is counted.
+// B/conn-heap minus B/conn-live is what partly used spans cost. The library's shared
+// machinery (event loops) starts before the first snapshot, so only what grows with
+// connections is counted.
 
 import (
 	"context"

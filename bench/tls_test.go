@@ -7,18 +7,19 @@ package bench
 import (
 	"crypto/tls"
 	"fmt"
-	"strings"
 	"testing"
 )
 
+// tlsOpts starts the wss server and returns its base URL and the options that trust it.
 func tlsOpts(b *testing.B) (string, *dialOpts) {
 	url, pool := tlsServer(b)
-	return url + "/echo", &dialOpts{tls: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+	return url, &dialOpts{tls: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
 }
 
 // BenchmarkTLSIdle/lib=X/conns=N: B/conn-heap, B/conn-rss at WSF_TLS_IDLE_CONNS (default 10,000).
 func BenchmarkTLSIdle(b *testing.B) {
-	url, o := tlsOpts(b)
+	base, o := tlsOpts(b)
+	url := base + "/echo"
 	n := envInt("WSF_TLS_IDLE_CONNS", 10000)
 	for _, p := range peers {
 		b.Run(fmt.Sprintf("lib=%s/conns=%d", p.name, n), func(b *testing.B) {
@@ -29,7 +30,8 @@ func BenchmarkTLSIdle(b *testing.B) {
 
 // BenchmarkTLSHandshake/lib=X/dialers=N: TCP + TLS + upgrade, then close.
 func BenchmarkTLSHandshake(b *testing.B) {
-	url, o := tlsOpts(b)
+	base, o := tlsOpts(b)
+	url := base + "/echo"
 	for _, p := range peers {
 		for _, dialers := range []int{1, 64} {
 			b.Run(fmt.Sprintf("lib=%s/dialers=%d", p.name, dialers), func(b *testing.B) {
@@ -41,7 +43,8 @@ func BenchmarkTLSHandshake(b *testing.B) {
 
 // BenchmarkTLSEcho/lib=X/conns=N/size=S: round trips over wss.
 func BenchmarkTLSEcho(b *testing.B) {
-	url, o := tlsOpts(b)
+	base, o := tlsOpts(b)
+	url := base + "/echo"
 	for _, p := range peers {
 		b.Run("lib="+p.name, func(b *testing.B) {
 			for _, s := range echoShapes {
@@ -56,11 +59,11 @@ func BenchmarkTLSEcho(b *testing.B) {
 // WSF_TLS_PUSH_INTERVAL_MS (default 1,000: the server encrypts every message, and at 100 ms
 // it would need most of this 2-core machine for itself), WSF_PUSH_SIZE bytes.
 func BenchmarkTLSPush(b *testing.B) {
-	url, o := tlsOpts(b)
+	base, o := tlsOpts(b)
 	n := envInt("WSF_TLS_PUSH_CONNS", 10000)
 	interval := envInt("WSF_TLS_PUSH_INTERVAL_MS", 1000)
 	size := envInt("WSF_PUSH_SIZE", 64)
-	push := fmt.Sprintf("%s?interval=%dms&size=%d", strings.TrimSuffix(url, "/echo")+"/push", interval, size)
+	push := fmt.Sprintf("%s/push?interval=%dms&size=%d", base, interval, size)
 	for _, p := range peers {
 		b.Run("lib="+p.name, func(b *testing.B) { pushBench(b, p, push, o, n) })
 	}

@@ -62,10 +62,14 @@ func main() {
 	up := gws.NewUpgrader(echo{}, opt)
 	var push pushers
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k, isPush := parsePush(r)
-		if r.URL.Path == "/push" && !isPush {
-			http.Error(w, "bad /push parameters: interval (a duration) and size (16 B to 1 MiB)", http.StatusBadRequest)
-			return
+		isPush := r.URL.Path == "/push"
+		var k pushKey
+		if isPush {
+			var err error
+			if k, err = parsePush(r.URL.Query()); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
 		}
 		c, err := up.Upgrade(w, r)
 		if err != nil {

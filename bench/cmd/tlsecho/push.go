@@ -2,7 +2,8 @@ package main
 
 import (
 	"encoding/binary"
-	"net/http"
+	"errors"
+	"net/url"
 	"runtime"
 	"strconv"
 	"sync"
@@ -38,29 +39,24 @@ type pusher struct {
 // sessionKey is where a connection's pusher is kept in its gws session, for OnClose.
 const sessionKey = "pusher"
 
-// parsePush reads interval and size from a /push request; ok is false when the request is
-// not for /push or its parameters are bad.
-func parsePush(r *http.Request) (k pushKey, ok bool) {
-	if r.URL.Path != "/push" {
-		return k, false
-	}
-	k = pushKey{interval: 100 * time.Millisecond, size: 64}
-	q := r.URL.Query()
+// parsePush reads interval and size from a /push request's query.
+func parsePush(q url.Values) (pushKey, error) {
+	k := pushKey{interval: 100 * time.Millisecond, size: 64}
 	if v := q.Get("interval"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return k, false
+			return k, errors.New("bad /push interval: want a positive duration")
 		}
 		k.interval = d
 	}
 	if v := q.Get("size"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 16 || n > 1<<20 {
-			return k, false
+			return k, errors.New("bad /push size: want 16 B to 1 MiB")
 		}
 		k.size = n
 	}
-	return k, true
+	return k, nil
 }
 
 // join adds c to the pusher for k, starting it if it is the first.
