@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -76,7 +77,7 @@ func (c *Conn) reconnect() {
 		stopped := c.waitRetry(t)
 		t.Stop()
 		if stopped {
-			c.giveUp(nil)
+			c.giveUp(nil, 0)
 			return
 		}
 		err := c.connect(context.Background())
@@ -101,7 +102,7 @@ func (c *Conn) reconnect() {
 			return
 		}
 		if p.MaxAttempts > 0 && attempt+1 >= p.MaxAttempts {
-			c.giveUp(err)
+			c.giveUp(err, attempt+1)
 			return
 		}
 	}
@@ -127,8 +128,11 @@ func (c *Conn) waitRetry(t *time.Timer) bool {
 	}
 }
 
-// giveUp ends the connection for good with the cause of the last disconnect.
-func (c *Conn) giveUp(lastDialErr error) {
+// giveUp ends the connection for good with the cause of the last disconnect. After
+// MaxAttempts failed dials (attempts > 0) the final error says so and names the last dial's
+// error, so that the application can tell giving up from a drop that will be redialed; it
+// still unwraps to the disconnect's cause (errors.Is(err, ErrAbnormalClose), ErrTimeout...).
+func (c *Conn) giveUp(lastDialErr error, attempts int) {
 	c.mu.Lock()
 	c.retrying = false
 	cause := c.lastErr
@@ -137,6 +141,9 @@ func (c *Conn) giveUp(lastDialErr error) {
 	}
 	if cause == nil {
 		cause = ErrClosed
+	}
+	if attempts > 0 {
+		cause = &wrapped{msg: fmt.Sprintf("websocket: gave up reconnecting after %d failed dials (last: %v); lost to: %v", attempts, lastDialErr, cause), err: cause}
 	}
 	c.endLocked(cause)
 	c.mu.Unlock()
