@@ -140,7 +140,8 @@ func (c *Conn) connect(ctx context.Context) error {
 		return fmt.Errorf("websocket: dial %s: %w", c.url.Redacted(), err)
 	}
 
-	nc, err := c.dialTCP(dctx)
+	rt, err := c.dialRoute(dctx) // proxy.go
+	nc := rt.nc
 	if err != nil {
 		pool.Put(req)
 		e.stats.dialErrors.Add(1)
@@ -156,9 +157,9 @@ func (c *Conn) connect(ctx context.Context) error {
 	ds := dialStates.Get().(*dialState)
 	ds.req, ds.key = req, key
 	s := &session{c: c, dial: ds}
-	if c.url.Scheme == "wss" {
+	if c.url.Scheme == "wss" || rt.proxyTLS != nil {
 		// TLS handshake and upgrade request on this goroutine, before the loop takes over.
-		if err := s.startTLS(dctx, nc, ds.req.B); err != nil {
+		if err := s.startTLS(dctx, rt, ds.req.B); err != nil {
 			nc.Close()
 			pool.Put(ds.req)
 			s.dial = nil
@@ -230,8 +231,9 @@ func (ds *dialState) release() {
 	dialStates.Put(ds)
 }
 
-// dialTCP connects, bounded by the engine's dial concurrency.
-func (c *Conn) dialTCP(ctx context.Context) (net.Conn, error) {
+// dialTCP connects to addr (the target's or a proxy's, named by peer in errors), bounded by
+// the engine's dial concurrency.
+func (c *Conn) dialTCP(ctx context.Context, addr string, peer *url.URL) (net.Conn, error) {
 	e, o := c.eng, c.opts
 	select {
 	case e.dialSem <- struct{}{}:
@@ -261,14 +263,14 @@ func (c *Conn) dialTCP(ctx context.Context) (net.Conn, error) {
 			return serr
 		}
 	}
-	nc, err := d.DialContext(ctx, "tcp", hostPort(c.url))
+	nc, err := e.dialHost(ctx, &d, addr) // resolver.go
 	if err == nil {
 		return nc, nil
 	}
 	if ctx.Err() != nil {
-		return nil, dialCtxErr(ctx, nil, o.ConnectTimeout, "TCP connect to "+hostPort(c.url))
+		return nil, dialCtxErr(ctx, nil, o.ConnectTimeout, "TCP connect to "+addr)
 	}
-	return nil, describeDialErr(c.url, err)
+	return nil, describeDialErr(peer, err)
 }
 
 // dialCtxErr says whether the connect timeout or the caller's context ended a dial.

@@ -32,6 +32,7 @@ type Engine struct {
 	nilOpts    *DialOptions  // the options of a Dial given nil, resolved once
 	tlsCache   tlsShared     // the last TLS config cloned for a dial, shared likewise
 	closed     atomic.Bool
+	reach      reachState // DNS cache and proxy TLS config (resolver.go, proxy_http.go)
 
 	stopTicker chan struct{}
 	tickerDone chan struct{}

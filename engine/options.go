@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -101,6 +102,17 @@ type DialOptions struct {
 	Reconnect *ReconnectPolicy
 	// Trace, when set, sees this connection's events (overrides Options.Trace).
 	Trace TraceFunc
+	// Proxy returns the proxy to dial a target through, like net/http's Transport.Proxy: nil
+	// (and a nil error) dials directly. nil means ProxyFromEnvironment; NoProxy ignores the
+	// environment. Schemes: http:// (CONNECT, Basic credentials from the URL's user info),
+	// https:// (TLS with the proxy, verified with TLSConfig against the proxy's name, then
+	// CONNECT; a wss:// target gets its own TLS inside), socks5:// (the target's name resolved
+	// here) and socks5h:// (resolved by the proxy), with username/password from the URL. The
+	// proxy leg counts inside ConnectTimeout; a failure is a *ProxyError.
+	Proxy func(target *url.URL) (*url.URL, error)
+	// ProxyConnectHeader holds extra header fields for the CONNECT request to an http:// or
+	// https:// proxy (a Proxy-Authorization here replaces the URL's credentials).
+	ProxyConnectHeader http.Header
 	// Compression, when set, offers permessage-deflate (RFC 7692); see Compression.
 	Compression *Compression
 	// Value is the application's state for this connection (WebSockex's state), returned by
@@ -124,6 +136,12 @@ type Options struct {
 	WriteBufferCap int
 	// Trace, when set, sees the events of every connection of this engine.
 	Trace TraceFunc
+	// Resolver resolves host names for dials (default net.DefaultResolver).
+	Resolver *net.Resolver
+	// DNSCacheTTL is how long a host name's addresses are reused by later dials, which take
+	// them in turn (default DefaultDNSCacheTTL; negative: every dial resolves, as net.Dialer
+	// does, and tries the addresses in the resolver's order).
+	DNSCacheTTL time.Duration
 }
 
 func (o *DialOptions) withDefaults() DialOptions {

@@ -164,15 +164,30 @@ type tlsShared struct {
 
 // startTLS runs the TLS handshake and sends the upgrade request over it, on the dialing
 // goroutine, within the connect deadline. On success the bridge is switched to the loop.
-func (s *session) startTLS(ctx context.Context, nc net.Conn, req []byte) error {
+//
+// Through an https:// proxy (rt.proxyTLS set) the proxy's TLS session carries everything: it is
+// the connection's TLS layer for a ws:// target, and the one under the target's for a wss:// one.
+func (s *session) startTLS(ctx context.Context, rt route, req []byte) error {
 	c := s.c
-	b := &tlsBridge{nc: nc, s: s, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
+	nc, b, tc := rt.nc, rt.bridge, rt.proxyTLS
+	if b == nil {
+		b = &tlsBridge{nc: nc, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
+	}
+	b.s = s
 	if d, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(d)
 	}
-	tc := tls.Client(b, c.eng.tlsConfig(c.url, c.opts.TLSConfig))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return describeTLSErr(ctx, c, err)
+	if c.url.Scheme == "wss" {
+		var under net.Conn = b
+		if tc != nil {
+			// TLS records inside TLS records: the bridge's record cursor follows the outer
+			// layer only, so it hands every byte over and crypto/tls is read until it waits.
+			under, b.cur.lost = tc, true
+		}
+		tc = tls.Client(under, c.eng.tlsConfig(c.url, c.opts.TLSConfig))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return describeTLSErr(ctx, c, err)
+		}
 	}
 	if _, err := tc.Write(req); err != nil {
 		return describeTLSErr(ctx, c, err)

@@ -14,6 +14,7 @@ const (
 	TraceForcedClose                   // the engine dropped the connection (Err says why)
 	TraceClosed                        // the connection ended (Err says how)
 	TraceReconnect                     // a reconnection attempt (Err set when it failed)
+	TraceProxy                         // the proxy's tunnel to the target is up (Err set when it failed)
 )
 
 func (k TraceKind) String() string {
@@ -34,6 +35,8 @@ func (k TraceKind) String() string {
 		return "closed"
 	case TraceReconnect:
 		return "reconnect"
+	case TraceProxy:
+		return "proxy"
 	}
 	return "trace(?)"
 }

@@ -1,0 +1,382 @@
+package engine_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/loadtest/server"
+)
+
+// proxyTargets starts the reference server and a TLS front for it; it returns ws:// and
+// wss:// echo URLs, served with cert.
+func proxyTargets(t *testing.T, cert tls.Certificate) (ws, wss string) {
+	t.Helper()
+	base := refServer(t, server.Options{Loops: 1})
+	u, _ := url.Parse(base)
+	return base + "/echo", "wss://" + tlsFront(t, cert, u.Host) + "/echo"
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// withUser puts user:pass into a proxy URL.
+func withUser(raw, user, pass string) *url.URL {
+	u, _ := url.Parse(raw)
+	u.User = url.UserPassword(user, pass)
+	return u
+}
+
+// TestProxyEcho echoes 0 B–1 MiB messages over ws:// and wss:// through tinyproxy (HTTP
+// CONNECT, with and without Basic auth), tinyproxy behind TLS (an https:// proxy, so wss://
+// is TLS inside TLS) and microsocks (socks5:// and socks5h://, with and without auth).
+func TestProxyEcho(t *testing.T) {
+	checkNoLeaks(t)
+	cert, roots := goodCert(t)
+	tc := &tls.Config{RootCAs: roots}
+	ws, wss := proxyTargets(t, cert)
+	proxies := []struct {
+		name string
+		make func(t *testing.T) *url.URL
+	}{
+		{"http", func(t *testing.T) *url.URL { return mustURL(t, tinyproxy(t)) }},
+		{"http-basic-auth", func(t *testing.T) *url.URL {
+			return withUser(tinyproxy(t, "BasicAuth alice s3cret"), "alice", "s3cret")
+		}},
+		{"https-basic-auth", func(t *testing.T) *url.URL {
+			p := mustURL(t, tinyproxy(t, "BasicAuth alice s3cret"))
+			return withUser("https://"+tlsFront(t, cert, p.Host), "alice", "s3cret")
+		}},
+		{"socks5", func(t *testing.T) *url.URL { return mustURL(t, microsocks(t, "", "")) }},
+		{"socks5-auth", func(t *testing.T) *url.URL { return withUser(microsocks(t, "bob", "pa55"), "bob", "pa55") }},
+		{"socks5h-auth", func(t *testing.T) *url.URL {
+			u := withUser(microsocks(t, "bob", "pa55"), "bob", "pa55")
+			u.Scheme = "socks5h"
+			return u
+		}},
+	}
+	for _, p := range proxies {
+		t.Run(p.name, func(t *testing.T) {
+			pu := p.make(t)
+			eng := newEngine(t)
+			for _, target := range []string{ws, wss} {
+				var proxied atomic.Int32
+				o := &engine.DialOptions{
+					Proxy:     engine.ProxyURL(pu),
+					TLSConfig: tc,
+					Trace: func(ev engine.TraceEvent) {
+						if ev.Kind == engine.TraceProxy && ev.Err == nil {
+							proxied.Add(1)
+						}
+					},
+				}
+				c, err := eng.Dial(context.Background(), target, o)
+				if err != nil {
+					t.Fatalf("%s via %s: %v", target, pu.Redacted(), err)
+				}
+				// The socket goes to the proxy: that is the peer the kernel sees.
+				if got, want := c.RemoteAddr().String(), pu.Host; got != want {
+					t.Errorf("%s: remote address %s, want the proxy's %s", target, got, want)
+				}
+				if proxied.Load() != 1 {
+					t.Errorf("%s: %d proxy trace events, want 1", target, proxied.Load())
+				}
+				echoOver(t, c, echoSizes)
+				if err := c.Close(); err != nil {
+					t.Fatalf("%s: close: %v", target, err)
+				}
+			}
+		})
+	}
+}
+
+// TestProxySOCKS5Resolution checks who resolves the target's name: the proxy for socks5h://
+// (microsocks logs "connected to localhost:PORT"), the engine's resolver for socks5://.
+func TestProxySOCKS5Resolution(t *testing.T) {
+	ws := refServer(t, server.Options{Loops: 1}) + "/echo"
+	port := mustURL(t, ws).Port()
+	pu := mustURL(t, microsocks(t, "", ""))
+	pu.Scheme = "socks5h"
+	eng, err := engine.New(engine.Options{Loops: 1, Resolver: failingResolver()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	c, err := eng.Dial(context.Background(), "ws://localhost:"+port+"/echo", &engine.DialOptions{Proxy: engine.ProxyURL(pu)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOver(t, c, []int{5})
+	c.Close()
+	// socks5:// resolves here, with the engine's resolver, which fails for a name not in /etc/hosts.
+	pu.Scheme = "socks5"
+	_, err = eng.Dial(context.Background(), "ws://wsfleet-no-such-host.test:"+port+"/echo", &engine.DialOptions{Proxy: engine.ProxyURL(pu)})
+	if !errors.Is(err, engine.ErrProxy) || !strings.Contains(err.Error(), "resolving wsfleet-no-such-host.test") {
+		t.Fatalf("socks5:// with a failing resolver: %v", err)
+	}
+}
+
+// failingResolver resolves nothing: its DNS server refuses at once.
+func failingResolver() *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("no DNS in this test")
+	}}
+}
+
+// TestProxyFailures checks that each way a proxy can fail ends the dial inside the connect
+// timeout with a *ProxyError that names it.
+func TestProxyFailures(t *testing.T) {
+	checkNoLeaks(t)
+	cert, roots := goodCert(t)
+	ws := refServer(t, server.Options{Loops: 1}) + "/echo"
+	const timeout = 2 * time.Second
+	down := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	silent := silentProxy(t)
+	cases := []struct {
+		name   string
+		proxy  func(t *testing.T) *url.URL
+		target string
+		tls    *tls.Config
+		check  func(t *testing.T, pe *engine.ProxyError, err error)
+	}{
+		{"proxy down", func(t *testing.T) *url.URL { return mustURL(t, "http://"+down) }, ws, nil,
+			func(t *testing.T, pe *engine.ProxyError, err error) {
+				if pe.Stage != "connect" || !errors.Is(err, syscall.ECONNREFUSED) {
+					t.Errorf("stage %q, ECONNREFUSED %v", pe.Stage, errors.Is(err, syscall.ECONNREFUSED))
+				}
+			}},
+		{"socks5 proxy down", func(t *testing.T) *url.URL { return mustURL(t, "socks5://"+down) }, ws, nil,
+			func(t *testing.T, pe *engine.ProxyError, err error) {
+				if pe.Stage != "connect" || !errors.Is(err, syscall.ECONNREFUSED) {
+					t.Errorf("stage %q, ECONNREFUSED %v", pe.Stage, errors.Is(err, syscall.ECONNREFUSED))
+				}
+			}},
+		{"407 no credentials", func(t *testing.T) *url.URL { return mustURL(t, tinyproxy(t, "BasicAuth alice s3cret")) }, ws, nil,
+			wantStatus(407)},
+		{"407 wrong password", func(t *testing.T) *url.URL {
+			return withUser(tinyproxy(t, "BasicAuth alice s3cret"), "alice", "wrong")
+		}, ws, nil, wantStatus(401)}, // tinyproxy 1.11 answers wrong credentials so
+		{"403 client not allowed", func(t *testing.T) *url.URL { return mustURL(t, tinyproxy(t, "Allow 192.0.2.1")) }, ws, nil,
+			wantStatus(403)},
+		{"target down behind the proxy", func(t *testing.T) *url.URL { return mustURL(t, tinyproxy(t)) }, "ws://" + down + "/", nil,
+			func(t *testing.T, pe *engine.ProxyError, err error) {
+				if pe.StatusCode < 500 {
+					t.Errorf("status %d, want tinyproxy's 5xx", pe.StatusCode)
+				}
+			}},
+		{"socks5 wrong password", func(t *testing.T) *url.URL { return withUser(microsocks(t, "bob", "pa55"), "bob", "wrong") }, ws, nil,
+			func(t *testing.T, pe *engine.ProxyError, err error) {
+				if pe.SOCKSAuth <= 0 || pe.SOCKSAuth == 0xff {
+					t.Errorf("SOCKSAuth %d, want an RFC 1929 failure status", pe.SOCKSAuth)
+				}
+			}},
+		{"socks5 no credentials", func(t *testing.T) *url.URL { return mustURL(t, microsocks(t, "bob", "pa55")) }, ws, nil,
+			func(t *testing.T, pe *engine.ProxyError, err error) {
+				if pe.SOCKSAuth != 0xff {
+					t.Errorf("SOCKSAuth %d, want 255", pe.SOCKSAuth)
+				}
+			}},
+		{"socks5 target down", func(t *testing.T) *url.URL { return mustURL(t, microsocks(t, "", "")) }, "ws://" + down + "/", nil,
+			func(t *testing.T, pe *engine.ProxyError, err error) {
+				if pe.SOCKSReply <= 0 {
+					t.Errorf("SOCKSReply %d, want a refusal", pe.SOCKSReply)
+				}
+			}},
+		{"http proxy never answers", func(t *testing.T) *url.URL { return mustURL(t, "http://"+silent) }, ws, nil, wantTimeout},
+		{"https proxy never answers", func(t *testing.T) *url.URL { return mustURL(t, "https://"+silent) }, ws, nil, wantTimeout},
+		{"socks5 proxy never answers", func(t *testing.T) *url.URL { return mustURL(t, "socks5://"+silent) }, ws, nil, wantTimeout},
+		{"https proxy with an untrusted certificate", func(t *testing.T) *url.URL {
+			return mustURL(t, "https://"+tlsFront(t, cert, mustURL(t, tinyproxy(t)).Host))
+		}, ws, &tls.Config{}, func(t *testing.T, pe *engine.ProxyError, err error) {
+			if pe.Stage != "tls" || !errors.Is(err, engine.ErrTLS) {
+				t.Errorf("stage %q, ErrTLS %v", pe.Stage, errors.Is(err, engine.ErrTLS))
+			}
+		}},
+		{"unknown scheme", func(t *testing.T) *url.URL { return mustURL(t, "ftp://"+down) }, ws, nil,
+			func(t *testing.T, pe *engine.ProxyError, err error) {
+				if pe.Stage != "config" {
+					t.Errorf("stage %q", pe.Stage)
+				}
+			}},
+	}
+	_ = roots
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pu := tc.proxy(t)
+			eng := newEngine(t)
+			start := time.Now()
+			_, err := eng.Dial(context.Background(), tc.target, &engine.DialOptions{Proxy: engine.ProxyURL(pu), ConnectTimeout: timeout, TLSConfig: tc.tls})
+			took := time.Since(start)
+			var pe *engine.ProxyError
+			if !errors.As(err, &pe) || !errors.Is(err, engine.ErrProxy) {
+				t.Fatalf("err %v (%T), want a *ProxyError", err, err)
+			}
+			if took > timeout+3*time.Second {
+				t.Errorf("took %v with a %v connect timeout", took, timeout)
+			}
+			if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "pa55") {
+				t.Errorf("the error shows a password: %v", err)
+			}
+			tc.check(t, pe, err)
+			t.Logf("%v (after %v)", err, took.Round(time.Millisecond))
+		})
+	}
+}
+
+func wantStatus(code int) func(t *testing.T, pe *engine.ProxyError, err error) {
+	return func(t *testing.T, pe *engine.ProxyError, err error) {
+		if pe.StatusCode != code || !strings.Contains(pe.Status, strconv.Itoa(code)) || len(pe.Answer) == 0 {
+			t.Errorf("status %d %q, answer %q; want %d", pe.StatusCode, pe.Status, pe.Answer, code)
+		}
+	}
+}
+
+func wantTimeout(t *testing.T, pe *engine.ProxyError, err error) {
+	if !errors.Is(err, engine.ErrTimeout) {
+		t.Errorf("stage %q: not a timeout", pe.Stage)
+	}
+}
+
+// fakeConnectProxy answers CONNECT with answer, hands each request's header to got, and
+// (for a 200) copies bytes to and from the target; it returns its URL.
+func fakeConnectProxy(t *testing.T, answer string, got chan<- http.Header) string {
+	t.Helper()
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		got <- req.Header
+		if _, err := io.WriteString(c, answer); err != nil || !strings.Contains(answer, " 200 ") {
+			return
+		}
+		b, err := net.Dial("tcp", req.Host)
+		if err != nil {
+			return
+		}
+		defer b.Close()
+		go func() { _, _ = io.Copy(b, br); closeWrite(b) }()
+		_, _ = io.Copy(c, b)
+	})
+	return strings.Replace(url, "ws://", "http://", 1)
+}
+
+// TestProxyConnectHeader checks the CONNECT request's fields: Basic credentials from the
+// proxy URL, ProxyConnectHeader's fields, and a Proxy-Authorization there replacing the URL's.
+func TestProxyConnectHeader(t *testing.T) {
+	ws := refServer(t, server.Options{Loops: 1}) + "/echo"
+	got := make(chan http.Header, 4)
+	pu := withUser(fakeConnectProxy(t, "HTTP/1.1 200 Connection established\r\n\r\n", got), "alice", "s3cret")
+	eng := newEngine(t)
+	h := http.Header{"X-Fleet": {"eu-1"}}
+	c, err := eng.Dial(context.Background(), ws, &engine.DialOptions{Proxy: engine.ProxyURL(pu), ProxyConnectHeader: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOver(t, c, []int{3})
+	c.Close()
+	hdr := <-got
+	if hdr.Get("Proxy-Authorization") != "Basic YWxpY2U6czNjcmV0" || hdr.Get("X-Fleet") != "eu-1" {
+		t.Errorf("CONNECT header %v", hdr)
+	}
+	h = http.Header{"Proxy-Authorization": {"Bearer t0ken"}}
+	c, err = eng.Dial(context.Background(), ws, &engine.DialOptions{Proxy: engine.ProxyURL(pu), ProxyConnectHeader: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if hdr := <-got; hdr.Get("Proxy-Authorization") != "Bearer t0ken" {
+		t.Errorf("CONNECT header %v", hdr)
+	}
+	_, err = eng.Dial(context.Background(), ws, &engine.DialOptions{Proxy: engine.ProxyURL(pu), ProxyConnectHeader: http.Header{"Bad Name": {"x"}}})
+	if !errors.Is(err, engine.ErrProxy) || !strings.Contains(err.Error(), "Bad Name") {
+		t.Errorf("bad header name: %v", err)
+	}
+
+	// A proxy that sends more than its answer before the target said anything.
+	chatty := fakeConnectProxy(t, "HTTP/1.1 200 OK\r\n\r\nsurprise", got)
+	_, err = eng.Dial(context.Background(), ws, &engine.DialOptions{Proxy: engine.ProxyURL(mustURL(t, chatty))})
+	var pe *engine.ProxyError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "8 bytes after") {
+		t.Errorf("bytes after the answer: %v", err)
+	}
+}
+
+// TestProxyThousandConnections echoes through one tinyproxy over 1,000 connections at once
+// and accounts for every message.
+func TestProxyThousandConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 connections")
+	}
+	const conns, msgs = 1000, 10
+	ws := refServer(t, server.Options{Loops: 1}) + "/echo"
+	pu := mustURL(t, tinyproxy(t))
+	eng := newEngine(t)
+	o := &engine.DialOptions{Proxy: engine.ProxyURL(pu), ConnectTimeout: 60 * time.Second}
+	var sent, echoed atomic.Int64
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := eng.Dial(context.Background(), ws, o)
+			if err != nil {
+				errs <- fmt.Errorf("conn %d: dial: %w", i, err)
+				return
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			for j := range msgs {
+				want := fmt.Sprintf("conn %d message %d", i, j)
+				if err := c.Send(engine.Text, []byte(want)); err != nil {
+					errs <- fmt.Errorf("conn %d: send %d: %w", i, j, err)
+					return
+				}
+				sent.Add(1)
+				m, err := c.Recv(ctx)
+				if err != nil {
+					errs <- fmt.Errorf("conn %d: recv %d: %w", i, j, err)
+					return
+				}
+				if string(m.Data) != want {
+					errs <- fmt.Errorf("conn %d: got %q, want %q", i, m.Data, want)
+				}
+				m.Release()
+				echoed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	n := 0
+	for err := range errs {
+		if n++; n <= 5 {
+			t.Error(err)
+		}
+	}
+	if sent.Load() != conns*msgs || echoed.Load() != conns*msgs {
+		t.Fatalf("sent %d, echoed %d of %d (%d errors)", sent.Load(), echoed.Load(), conns*msgs, n)
+	}
+}
