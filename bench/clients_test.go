@@ -102,12 +102,12 @@ type wsfleetClient struct {
 	eng     *engine.Engine
 	handler bool
 
-	// The fleet idiom (engine/options_share.go): many dials with one *DialOptions share one
-	// resolved copy. Dials made with the same *dialOpts reuse one *engine.DialOptions (and
-	// one Handler); a new *dialOpts per dial (echo: per-connection state) costs a copy each.
+	// The fleet idiom: one engine.Dialer per set of options, whose connections share one
+	// resolved copy. Dials made with the same *dialOpts reuse one Dialer (and one Handler); a
+	// new *dialOpts per dial (echo: per-connection state) costs a Dialer each.
 	mu       sync.Mutex
 	lastOpts *dialOpts
-	lastDo   *engine.DialOptions
+	lastD    *engine.Dialer
 }
 
 func newWsfleet(tb testing.TB, handler bool) client {
@@ -147,12 +147,12 @@ func (w wsfleetConn) close() error {
 	return w.c.Close()
 }
 
-// options returns the engine's DialOptions for o, the same pointer for the same o.
-func (f *wsfleetClient) options(o *dialOpts) *engine.DialOptions {
+// dialer returns the engine's Dialer for o, the same one for the same o.
+func (f *wsfleetClient) dialer(o *dialOpts) (*engine.Dialer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if o == f.lastOpts {
-		return f.lastDo
+		return f.lastD, nil
 	}
 	do := &engine.DialOptions{TLSConfig: o.tls, ConnectTimeout: dialTimeout}
 	switch o.deflate {
@@ -164,12 +164,20 @@ func (f *wsfleetClient) options(o *dialOpts) *engine.DialOptions {
 	if f.handler {
 		do.Handler = &wsfleetHandler{onMsg: o.onMsg}
 	}
-	f.lastOpts, f.lastDo = o, do
-	return do
+	d, err := f.eng.NewDialer(do)
+	if err != nil {
+		return nil, err
+	}
+	f.lastOpts, f.lastD = o, d
+	return d, nil
 }
 
 func (f *wsfleetClient) dial(ctx context.Context, url string, o *dialOpts) (wsConn, error) {
-	c, err := f.eng.Dial(ctx, url, f.options(o))
+	d, err := f.dialer(o)
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.Dial(ctx, url, nil)
 	if err != nil {
 		return nil, err
 	}

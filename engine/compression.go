@@ -142,24 +142,34 @@ func (s *session) negotiateCompression() error {
 }
 
 // Compression reports the permessage-deflate parameters in force on the current
-// connection, and false when the connection carries messages uncompressed.
-func (c *Conn) Compression() (codec.DeflateParams, bool) {
+// connection, as the server settled them (window bits 8-15, never 0), and false when the
+// connection carries messages uncompressed.
+func (c *Conn) Compression() (Compression, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.defl == nil {
-		return codec.DeflateParams{}, false
+		return Compression{}, false
 	}
-	return c.defl.params, true
+	p := c.defl.params
+	return Compression{
+		ServerNoContextTakeover: p.ServerNoContextTakeover,
+		ClientNoContextTakeover: p.ClientNoContextTakeover,
+		ServerMaxWindowBits:     p.ServerMaxWindowBits,
+		ClientMaxWindowBits:     p.ClientMaxWindowBits,
+		Threshold:               c.defl.threshold,
+		Level:                   c.opts.Compression.Level,
+	}, true
 }
 
 // SendUncompressed is Send without compression for this one message, whatever the
 // threshold: for data that is compressed already, or must not share a compression context
 // with secrets sent on the same connection.
+// It waits for room as Send does.
 func (c *Conn) SendUncompressed(typ MessageType, data []byte) error {
-	if typ != Text && typ != Binary {
-		return errBadMessageType
+	if err := checkDataType(typ); err != nil {
+		return err
 	}
-	return c.send(nil, typ|opUncompressed, data, c.handler == nil)
+	return c.send(nil, typ.opcode()|opUncompressed, data, sendWait)
 }
 
 // opUncompressed marks a data opcode passed to send for a message that must not be

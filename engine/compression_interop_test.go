@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wsfleet/wsfleet/codec"
 	"github.com/wsfleet/wsfleet/engine"
 )
 
@@ -67,12 +66,12 @@ func (f *frameLog) trace(ev engine.TraceEvent) {
 	defer f.mu.Unlock()
 	switch ev.Kind {
 	case engine.TraceFrameRecv:
-		if ev.Opcode == codec.OpText || ev.Opcode == codec.OpBinary || ev.Opcode == codec.OpContinuation {
+		if ev.Opcode == engine.Text || ev.Opcode == engine.Binary || ev.Opcode == 0 {
 			f.in += int64(ev.Length)
 			f.inFrames++
 		}
 	case engine.TraceFrameSent:
-		if ev.Opcode == codec.OpText || ev.Opcode == codec.OpBinary {
+		if ev.Opcode == engine.Text || ev.Opcode == engine.Binary {
 			f.out += int64(ev.Length)
 		}
 	}
@@ -92,23 +91,23 @@ func TestCompressionInterop(t *testing.T) {
 		name    string
 		peer    string // --compress
 		opts    engine.Compression
-		want    func(p codec.DeflateParams) bool
+		want    func(p engine.Compression) bool
 		wantStr string
 	}
 	variants := []variant{
 		{"server-on/default", "on", engine.Compression{Threshold: -1},
-			func(p codec.DeflateParams) bool { return !p.ClientNoContextTakeover && !p.ServerNoContextTakeover },
+			func(p engine.Compression) bool { return !p.ClientNoContextTakeover && !p.ServerNoContextTakeover },
 			"context takeover both ways"},
 		{"server-on/threshold", "on", engine.Compression{},
-			func(p codec.DeflateParams) bool { return !p.ClientNoContextTakeover }, "context takeover"},
+			func(p engine.Compression) bool { return !p.ClientNoContextTakeover }, "context takeover"},
 		{"server-on/client-no-context", "on", engine.Compression{ClientNoContextTakeover: true, Threshold: -1},
-			func(p codec.DeflateParams) bool { return p.ClientNoContextTakeover }, "client_no_context_takeover"},
+			func(p engine.Compression) bool { return p.ClientNoContextTakeover }, "client_no_context_takeover"},
 		{"server-on/small-windows", "on", engine.Compression{ClientMaxWindowBits: 9, ServerMaxWindowBits: 10, Threshold: -1, Level: 6},
-			func(p codec.DeflateParams) bool { return p.ClientMaxWindowBits <= 9 && p.ServerMaxWindowBits <= 10 }, "windows 9 and 10"},
+			func(p engine.Compression) bool { return p.ClientMaxWindowBits <= 9 && p.ServerMaxWindowBits <= 10 }, "windows 9 and 10"},
 		{"server-on/ask-no-context", "on", engine.Compression{ServerNoContextTakeover: true, ClientNoContextTakeover: true, Threshold: -1},
-			func(p codec.DeflateParams) bool { return p.ServerNoContextTakeover && p.ClientNoContextTakeover }, "no context both ways"},
+			func(p engine.Compression) bool { return p.ServerNoContextTakeover && p.ClientNoContextTakeover }, "no context both ways"},
 		{"server-no-context/default", "no-context", engine.Compression{Threshold: -1},
-			func(p codec.DeflateParams) bool { return p.ServerNoContextTakeover && p.ClientNoContextTakeover },
+			func(p engine.Compression) bool { return p.ServerNoContextTakeover && p.ClientNoContextTakeover },
 			"no context both ways (forced by the server)"},
 	}
 	for _, kind := range peerKinds {

@@ -41,7 +41,6 @@ type Conn struct {
 	mode       Mode
 	backlogged bool // queued events wait for room in the owner channel
 	finalSent  bool // the final event reached the owner
-	retrying   bool // a Reconnect goroutine is dialing
 	noRetry    bool // Close was called: no more reconnections
 	recvBusy   bool // Recv returned a message and has not been called again since
 
@@ -140,7 +139,7 @@ func (c *Conn) Subprotocol() string {
 	return ""
 }
 
-// ResponseHeader holds the headers of the server's 101 response (gun's gun_upgrade headers).
+// ResponseHeader holds the headers of the server's 101 response.
 // Each call builds a new http.Header: an idle connection keeps the headers as one string,
 // shared by the connections whose 101 carried the same lines, and Sec-WebSocket-Accept
 // (which differs on every connection) as the key it was checked against.
@@ -165,14 +164,14 @@ func (c *Conn) ResponseHeader() http.Header {
 	return h
 }
 
-// RemoteAddr is the server's address (hackney's peername).
+// RemoteAddr is the server's address.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.remoteAddr
 }
 
-// LocalAddr is our end's address (hackney's sockname).
+// LocalAddr is our end's address.
 func (c *Conn) LocalAddr() net.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -11,33 +12,38 @@ import (
 	"github.com/wsfleet/wsfleet/pool"
 )
 
-// Send sends one text or binary message (hackney's ws_send). It is safe from many goroutines.
-// The payload is masked while it is copied into the connection's pending buffer, so data may be
-// reused as soon as Send returns. On a connection with a Handler, Send never blocks (it is
-// meant to be called from callbacks): past twice MaxPendingBytes it fails with ErrBackedUp.
-// Otherwise it waits for room while MaxPendingBytes are already pending.
+// Send sends one text or binary message. It is safe from many goroutines. The payload is
+// masked while it is copied into the connection's pending buffer, so data may be reused as
+// soon as Send returns.
+//
+// Send waits while the message does not fit under MaxPendingBytes of bytes waiting to be
+// written, until there is room or the connection ends, with one exception: while the
+// connection's Handler callbacks run, Send never waits (the loop it would wait for is the
+// one running the callback); there it fails with ErrBackedUp once twice MaxPendingBytes
+// would be waiting. A message is always accepted when nothing is pending. A type other
+// than Text or Binary fails with ErrMessageType.
 func (c *Conn) Send(typ MessageType, data []byte) error {
-	if typ != Text && typ != Binary {
-		return errBadMessageType
+	if err := checkDataType(typ); err != nil {
+		return err
 	}
-	return c.send(nil, typ, data, c.handler == nil)
+	return c.send(nil, typ.opcode(), data, sendWait)
 }
 
-// SendContext is Send that always waits for room, until ctx ends. Never call it from a Handler
-// callback: the loop it would wait for is the one it blocks.
+// SendContext is Send whose wait for room ends with ctx.
 func (c *Conn) SendContext(ctx context.Context, typ MessageType, data []byte) error {
-	if typ != Text && typ != Binary {
-		return errBadMessageType
+	if err := checkDataType(typ); err != nil {
+		return err
 	}
-	return c.send(ctx, typ, data, true)
+	return c.send(ctx, typ.opcode(), data, sendWait)
 }
 
-// TrySend is Send that never waits: it fails with ErrBackedUp when MaxPendingBytes are pending.
+// TrySend is Send that never waits: it fails with ErrBackedUp when the message does not fit
+// under MaxPendingBytes of bytes waiting to be written.
 func (c *Conn) TrySend(typ MessageType, data []byte) error {
-	if typ != Text && typ != Binary {
-		return errBadMessageType
+	if err := checkDataType(typ); err != nil {
+		return err
 	}
-	return c.send(nil, typ, data, false)
+	return c.send(nil, typ.opcode(), data, sendTry)
 }
 
 // Ping sends a ping with up to 125 bytes of payload.
@@ -50,25 +56,44 @@ func (c *Conn) sendControl(op codec.Opcode, data []byte) error {
 	if len(data) > codec.MaxControlPayload {
 		return errControlTooLong
 	}
-	return c.send(nil, op, data, false)
+	return c.send(nil, op, data, sendTry)
 }
+
+// How a send treats a full pending buffer.
+type sendKind uint8
+
+const (
+	sendWait sendKind = iota // Send, SendContext: wait for room, except inside a callback
+	sendTry                  // TrySend, Ping, Pong: fail with ErrBackedUp
+)
 
 var (
 	errControlTooLong = &wrapped{msg: "websocket: control frame payload over 125 bytes", err: codec.ErrControlTooLong}
-	errBadMessageType = &wrapped{msg: "websocket: Send takes engine.Text or engine.Binary", err: ErrNotSupported}
+	errControlType    = &wrapped{msg: "websocket: Send takes Text or Binary; pings and pongs go with Conn.Ping and Conn.Pong", err: ErrMessageType}
 )
 
-func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool) error {
-	op, plain := splitOpcode(op)
-	if op != codec.OpText && op != codec.OpBinary && !op.IsControl() {
-		return errBadMessageType
+// checkDataType says why typ may not go through Send.
+func checkDataType(typ MessageType) error {
+	switch typ {
+	case Text, Binary:
+		return nil
+	case Ping, Pong, MessageType(codec.OpClose):
+		return errControlType
 	}
+	return &wrapped{msg: fmt.Sprintf("websocket: Send takes Text or Binary, not message type %d", typ), err: ErrMessageType}
+}
+
+func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, kind sendKind) error {
+	op, plain := splitOpcode(op)
 	frameLen := codec.HeaderSize(int64(len(data)), true) + len(data)
 	limit := c.opts.MaxPendingBytes
-	if !wait && c.handler != nil {
-		limit *= 2 // callbacks get slack: they cannot wait
-	}
 	c.mu.Lock()
+	wait := kind == sendWait
+	if wait && c.inCallbackLocked() {
+		// A callback cannot wait for the loop that runs it: it gets slack instead, so
+		// that its replies still fit when waiting senders have filled MaxPendingBytes.
+		wait, limit = false, 2*limit
+	}
 	for {
 		if err := c.sendableLocked(); err != nil {
 			c.mu.Unlock()
@@ -110,7 +135,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, wait bool
 		s.l.scheduleFlush(s)
 	}
 	if c.opts.Trace != nil {
-		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: op, Fin: true, Length: len(data)})
+		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: MessageType(op), Fin: true, Length: len(data)})
 	}
 	return nil
 }
@@ -165,6 +190,9 @@ func (c *Conn) markDirtyLocked() bool {
 	c.flushQueued = true
 	return true
 }
+
+// inCallbackLocked says whether the loop is running this connection's Handler callbacks.
+func (c *Conn) inCallbackLocked() bool { return c.inLoop && c.handler != nil }
 
 func (c *Conn) roomChanLocked() chan struct{} {
 	w := c.extraLocked()
@@ -332,26 +360,26 @@ func (s *session) afterWrite() {
 func (c *Conn) queueControlLocked(op codec.Opcode, payload []byte) {
 	c.appendFrameLocked(op, payload)
 	if c.opts.Trace != nil {
-		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: op, Fin: true, Length: len(payload)})
+		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: MessageType(op), Fin: true, Length: len(payload)})
 	}
 }
 
-// Close closes the connection with 1000 and waits for the close handshake (bounded by
-// CloseTimeout). It is hackney's ws_close(C). Closing a closed connection does nothing.
-func (c *Conn) Close() error { return c.CloseWith(codec.CloseNormal, "") }
+// Close closes the connection with CloseNormal and waits for the close handshake (bounded
+// by CloseTimeout). Closing a closed connection does nothing.
+func (c *Conn) Close() error { return c.CloseWith(CloseNormal, "") }
 
-// CloseWith closes with a code and reason (hackney's ws_close(C, {Code, Reason})) and waits for
-// the close handshake, bounded by CloseTimeout. It returns an error only for a code or reason
-// that may not be sent, or when the server did not complete the handshake in time.
-func (c *Conn) CloseWith(code codec.CloseCode, reason string) error {
-	if !codec.CloseCodeAllowedOnWire(code) {
+// CloseWith closes with a code and reason and waits for the close handshake, bounded by
+// CloseTimeout. It returns an error only for a code or reason that may not be sent, or when
+// the server did not complete the handshake in time.
+func (c *Conn) CloseWith(code CloseCode, reason string) error {
+	if !codec.CloseCodeAllowedOnWire(codec.CloseCode(code)) {
 		return &wrapped{msg: "websocket: close code " + code.String() + " may not be sent", err: codec.ErrInvalidCloseCode}
 	}
 	if len(reason) > codec.MaxControlPayload-2 || !codec.ValidUTF8([]byte(reason)) {
 		return &wrapped{msg: "websocket: close reason must be UTF-8 of at most 123 bytes", err: codec.ErrInvalidCloseReason}
 	}
 	c.stopReconnecting()
-	c.startClose(code, reason, true)
+	c.startClose(codec.CloseCode(code), reason)
 	if !c.waitDone(c.opts.CloseTimeout + time.Second) {
 		return timeoutf("close: the connection did not end within %v", c.opts.CloseTimeout)
 	}
@@ -363,8 +391,7 @@ func (c *Conn) CloseWith(code codec.CloseCode, reason string) error {
 }
 
 // CloseNow ends the connection at once: the TCP connection is closed without the close
-// handshake, as gun's close/1 does (and gorilla's and gobwas's Close). The server sees the
-// connection drop. CloseNow does not wait; the end reaches the Handler, Recv or the owner
+// handshake, as gorilla's and gobwas's Close do. The server sees the connection drop. CloseNow does not wait; the end reaches the Handler, Recv or the owner
 // with ErrClosed, and no reconnection follows. During the dial it ends the dial once the
 // socket has reached its loop. Closing a closed connection does nothing.
 func (c *Conn) CloseNow() {
@@ -392,7 +419,7 @@ func (c *Conn) socketLocked() gnet.Conn {
 }
 
 // startClose queues our close frame (once) and arms the close timer.
-func (c *Conn) startClose(code codec.CloseCode, reason string, user bool) {
+func (c *Conn) startClose(code codec.CloseCode, reason string) {
 	c.mu.Lock()
 	st := c.State()
 	if c.closeSent || st == StateClosed || st == StateIdle {
@@ -430,7 +457,7 @@ func (c *Conn) startClose(code codec.CloseCode, reason string, user bool) {
 		s.l.scheduleFlush(s)
 	}
 	if c.opts.Trace != nil {
-		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: codec.OpClose, Fin: true, Length: len(payload)})
+		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: MessageType(codec.OpClose), Fin: true, Length: len(payload)})
 	}
 }
 

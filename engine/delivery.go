@@ -21,7 +21,7 @@ func (s *session) deliver(typ codec.Opcode, data []byte, buf *bytebufferpool.Byt
 		s.l.stats.bytesIn.Add(int64(len(data)))
 	}
 	if h := c.handler; h != nil {
-		h.OnMessage(c, typ, data)
+		h.OnMessage(c, MessageType(typ), data)
 		if buf != nil {
 			pool.Put(buf)
 		}
@@ -31,7 +31,10 @@ func (s *session) deliver(typ codec.Opcode, data []byte, buf *bytebufferpool.Byt
 		buf = pool.Get(len(data))
 		buf.B = append(buf.B, data...)
 	}
-	if !c.enqueue(Message{Type: typ, Data: buf.B, buf: buf}) {
+	c.mu.Lock()
+	ok := c.pushLocked(Message{Type: MessageType(typ), Data: buf.B, buf: buf}, nil)
+	c.mu.Unlock()
+	if !ok {
 		c.eng.stats.slowConsumers.Add(1)
 		s.forceClose(codec.ClosePolicyViolation, ErrSlowConsumer)
 		return gnet.Close, true
@@ -39,28 +42,45 @@ func (s *session) deliver(typ codec.Opcode, data []byte, buf *bytebufferpool.Byt
 	return gnet.None, false
 }
 
-// enqueue passes m to the owner channel when it has room and nothing is queued before it;
-// otherwise it queues m (bounded). It reports false when the inbox is full under the
-// CloseSlowConsumer policy (m is released then).
-func (c *Conn) enqueue(m Message) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// notice is the kind of a reconnection notice, which travels through the inbox with the
+// messages so that the owner gets it in order and never loses it.
+type notice uint8
+
+const (
+	noteNone         notice = iota // a message
+	noteReconnecting               // an Event with Reconnecting and the cause (connExtra.causes)
+	noteReconnected                // an Event with Reconnected
+)
+
+// pushLocked passes m to the owner channel when it has room and nothing is queued before
+// it; otherwise it queues m, within InboxSize. It reports false when the inbox is full
+// under the CloseSlowConsumer policy (m is released then). A Reconnecting notice carries
+// its cause; a Reconnected notice is always queued (it follows a Reconnecting notice, which
+// took the room, and no message can arrive in between).
+func (c *Conn) pushLocked(m Message, cause error) bool {
+	w := c.extraLocked()
+	if m.note == noteReconnecting {
+		w.causes = append(w.causes, cause)
+	}
 	toOwner := c.ownerWantsLocked()
 	if toOwner && !c.backlogged {
 		select {
-		case c.owner <- Event{Conn: c, Message: m}:
-			c.deliveredToOwnerLocked()
+		case c.owner <- c.eventLocked(m):
+			c.tookLocked(m)
 			return true
 		default:
 		}
 	}
-	w := c.extraLocked()
-	if len(w.inbox)-w.inboxHead >= c.opts.InboxSize {
+	if len(w.inbox)-w.inboxHead >= c.opts.InboxSize && m.note != noteReconnected {
 		if c.opts.SlowConsumer != DropOldest {
+			if m.note == noteReconnecting {
+				w.causes = w.causes[:len(w.causes)-1]
+			}
 			m.Release()
 			return false
 		}
-		w.inbox[w.inboxHead].Release()
+		old := w.inbox[w.inboxHead]
+		c.dropLocked(old)
 		w.inbox[w.inboxHead] = Message{}
 		w.inboxHead++
 		c.eng.stats.dropped.Add(1)
@@ -79,6 +99,39 @@ func (c *Conn) enqueue(m Message) bool {
 		c.signalRecvLocked()
 	}
 	return true
+}
+
+// eventLocked is the owner's Event for an inbox entry.
+func (c *Conn) eventLocked(m Message) Event {
+	switch m.note {
+	case noteReconnecting:
+		return Event{Conn: c, Err: c.x.causes[0], Reconnecting: true}
+	case noteReconnected:
+		return Event{Conn: c, Reconnected: true}
+	}
+	return Event{Conn: c, Message: m}
+}
+
+// tookLocked records that the owner took m's Event.
+func (c *Conn) tookLocked(m Message) {
+	if m.note == noteNone {
+		c.deliveredToOwnerLocked()
+		return
+	}
+	c.dropLocked(m)
+}
+
+// dropLocked lets go of an entry that no owner will take (or that one took).
+func (c *Conn) dropLocked(m Message) {
+	if m.note == noteReconnecting {
+		w := c.x
+		w.causes[0] = nil
+		w.causes = w.causes[1:]
+		if len(w.causes) == 0 {
+			w.causes = nil
+		}
+	}
+	m.Release()
 }
 
 // ownerWantsLocked says whether messages go to the owner channel now.
@@ -143,11 +196,12 @@ func (s *session) retryBacklog() {
 	if c.backlogged {
 		w := c.extraLocked()
 		for c.ownerWantsLocked() && w.inboxHead < len(w.inbox) {
+			m := w.inbox[w.inboxHead]
 			select {
-			case c.owner <- Event{Conn: c, Message: w.inbox[w.inboxHead]}:
+			case c.owner <- c.eventLocked(m):
 				w.inbox[w.inboxHead] = Message{}
 				w.inboxHead++
-				c.deliveredToOwnerLocked()
+				c.tookLocked(m)
 				continue
 			default:
 			}
@@ -200,8 +254,7 @@ func (c *Conn) sendFinalLocked() bool {
 	}
 }
 
-// Recv returns the next message in passive mode (hackney's ws_recv). It waits until a message
-// arrives, the connection ends (its error is returned, and again on every later call), ctx
+// Recv returns the next message in passive mode. It waits until a message arrives, the connection ends (its error is returned, and again on every later call), ctx
 // ends, or RecvTimeout passes. Call msg.Release() when done with msg.Data.
 func (c *Conn) Recv(ctx context.Context) (Message, error) {
 	var timeout <-chan time.Time
@@ -212,7 +265,12 @@ func (c *Conn) Recv(ctx context.Context) (Message, error) {
 			return Message{}, ErrWrongMode
 		}
 		c.recvBusy = false // asking for the next message: done with the last one
-		if m, ok := c.popLocked(); ok {
+		m, ok := c.popLocked()
+		for ok && m.note != noteNone {
+			c.dropLocked(m) // reconnection notices are for owners
+			m, ok = c.popLocked()
+		}
+		if ok {
 			c.recvBusy = true
 			c.mu.Unlock()
 			return m, nil
@@ -260,8 +318,8 @@ type multiErr []error
 func (m multiErr) Error() string   { return m[0].Error() }
 func (m multiErr) Unwrap() []error { return m }
 
-// SetMode switches delivery (hackney's ws_setopts(C, [{active, X}])). Switching to Active or
-// Once needs an owner; messages already queued go to it first, in order.
+// SetMode switches delivery. Switching to Active or Once needs an owner; messages already
+// queued go to it first, in order.
 func (c *Conn) SetMode(m Mode) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -276,8 +334,8 @@ func (c *Conn) SetMode(m Mode) error {
 	return nil
 }
 
-// SetOwner makes ch the connection's owner (hackney's controlling_process); one channel may
-// own many connections. Events not yet taken by the old owner stay with it.
+// SetOwner makes ch the connection's owner; one channel may own many connections. Events
+// already in the old owner's channel stay there; queued ones go to the new owner.
 func (c *Conn) SetOwner(ch chan<- Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"runtime"
 	"sync"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
+
+	"github.com/wsfleet/wsfleet/codec"
 )
 
 // Engine multiplexes many client connections over a few gnet event loops. It is safe for
@@ -27,10 +28,9 @@ type Engine struct {
 	conns      []*Conn  // every live Conn, each at its regIdx (a map costs 3× the memory)
 	lastURL    *url.URL // the last URL dialed, shared by the connections dialed with it
 	lastURLRaw string
-	lastHeader string        // the last 101 header lines kept, shared by connections that got the same
-	optsCache  sharedOptions // the last DialOptions resolved, shared while unchanged
-	nilOpts    *DialOptions  // the options of a Dial given nil, resolved once
-	tlsCache   tlsShared     // the last TLS config cloned for a dial, shared likewise
+	lastHeader string       // the last 101 header lines kept, shared by connections that got the same
+	nilOpts    *DialOptions // the options of a Dial given nil, resolved once
+	tlsCache   tlsShared    // the last TLS config cloned for a dial, shared by the next dials with it
 	closed     atomic.Bool
 	reach      reachState // DNS cache and proxy TLS config (resolver.go, proxy_http.go)
 
@@ -92,7 +92,7 @@ func Default() (*Engine, error) {
 	return defaultEngine, defaultErr
 }
 
-// Dial connects on the default engine (hackney's ws_connect).
+// Dial connects on the default engine; see Engine.Dial.
 func Dial(ctx context.Context, url string, o *DialOptions) (*Conn, error) {
 	e, err := Default()
 	if err != nil {
@@ -101,8 +101,8 @@ func Dial(ctx context.Context, url string, o *DialOptions) (*Conn, error) {
 	return e.Dial(ctx, url, o)
 }
 
-// Close closes every connection (close code 1001, waiting at most a second for the
-// handshakes), then stops the loops. Connections report ErrEngineClosed if they were still open.
+// Close closes every connection (CloseGoingAway, waiting at most a second for the close
+// handshakes), then stops the loops and reports an error only if gnet could not stop them.
 func (e *Engine) Close() error {
 	if !e.closed.CompareAndSwap(false, true) {
 		return nil
@@ -112,7 +112,7 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	for _, c := range conns {
 		c.stopReconnecting()
-		c.startClose(1001, "engine closing", false)
+		c.startClose(codec.CloseGoingAway, "engine closing")
 	}
 	deadline := time.Now().Add(time.Second)
 	for _, c := range conns {
@@ -120,14 +120,7 @@ func (e *Engine) Close() error {
 	}
 	close(e.stopTicker)
 	<-e.tickerDone
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := e.client.Stop()
-	_ = ctx
-	if errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	return e.client.Stop()
 }
 
 func (e *Engine) register(c *Conn) bool {

@@ -45,8 +45,8 @@ func TestPassiveEcho(t *testing.T) {
 		t.Fatalf("state %v", c.State())
 	}
 	echoOver(t, c, echoSizes)
-	for _, bad := range []engine.MessageType{engine.Ping, 0x81, 0x3} {
-		if err := c.Send(bad, []byte("x")); !errors.Is(err, engine.ErrNotSupported) {
+	for _, bad := range []engine.MessageType{engine.Ping, engine.Pong, 8, 0x81, 0x3} {
+		if err := c.Send(bad, []byte("x")); !errors.Is(err, engine.ErrMessageType) {
 			t.Errorf("Send with type %#x: %v, want an error", byte(bad), err)
 		}
 	}

@@ -17,13 +17,16 @@ var (
 	ErrClosed = errors.New("websocket: connection closed")
 	// ErrEngineClosed is returned by Dial on a closed engine.
 	ErrEngineClosed = errors.New("websocket: engine closed")
-	// ErrBackedUp is returned by TrySend when the connection already holds MaxPendingBytes
-	// waiting to be written (the peer or the network is not keeping up).
-	ErrBackedUp = errors.New("websocket: connection backed up: pending send bytes at MaxPendingBytes")
+	// ErrBackedUp is returned by a send that may not wait when the message would not fit
+	// under its bound of bytes waiting to be written: MaxPendingBytes for TrySend, twice
+	// that for Send inside a callback (see Conn.Send). The peer or the network is not
+	// keeping up. A message is always accepted when nothing is pending.
+	ErrBackedUp = errors.New("websocket: connection backed up: too many bytes waiting to be written (DialOptions.MaxPendingBytes)")
 	// ErrSlowConsumer ends a connection whose inbox filled up under the CloseSlowConsumer policy.
 	ErrSlowConsumer = errors.New("websocket: slow consumer: inbox full, connection closed (close 1008); drain Recv/owner faster or use DropOldest")
-	// ErrNotSupported reports a feature this build does not offer yet.
-	ErrNotSupported = errors.New("websocket: not supported")
+	// ErrMessageType is returned by Send, SendContext, TrySend and SendUncompressed for a type
+	// other than Text and Binary: pings and pongs go with Conn.Ping and Conn.Pong.
+	ErrMessageType = errors.New("websocket: Send takes Text or Binary")
 	// ErrWrongMode is returned by Recv when the connection is not in passive delivery.
 	ErrWrongMode = errors.New("websocket: Recv needs passive mode (the connection is active or has a Handler)")
 	// ErrTLS marks errors of the TLS layer: handshake failures (unknown authority, wrong host
@@ -59,7 +62,7 @@ func (w *wrapped) Unwrap() error { return w.err }
 
 // CloseError reports the close frame that ended a connection: the server's (Remote) or ours.
 type CloseError struct {
-	Code   codec.CloseCode
+	Code   CloseCode
 	Reason string
 	// Remote is true when the server sent the close first.
 	Remote bool
@@ -97,8 +100,39 @@ func (e *HandshakeError) Error() string {
 
 func (e *HandshakeError) Unwrap() error { return e.err }
 
-// ProtocolError reports a violation of RFC 6455 by the server; the engine sent Code in its
-// close frame and dropped the connection. It unwraps to the codec's sentinel error.
-type ProtocolError = codec.ProtocolError
+// ProtocolError reports a violation of RFC 6455 (or RFC 7692) by the server: the engine
+// sent Code in its close frame and dropped the connection.
+type ProtocolError struct {
+	Code CloseCode
+	// Reason names the violation in a few words, e.g. "server sent a masked frame".
+	Reason string
+	// Err is the cause as the frame parser reported it: one of codec's sentinel errors,
+	// possibly wrapped with the numbers involved.
+	Err error
+}
+
+func (e *ProtocolError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("websocket: %s (close %d)", e.Reason, e.Code)
+}
+
+func (e *ProtocolError) Unwrap() error { return e.Err }
+
+// protocolError gives a violation found by codec its engine face and the close code it calls
+// for (1002 unless the cause says otherwise).
+func protocolError(err error) *ProtocolError {
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	p := &ProtocolError{Code: CloseProtocolError, Reason: err.Error(), Err: err}
+	var cpe *codec.ProtocolError
+	if errors.As(err, &cpe) {
+		p.Code, p.Reason = CloseCode(cpe.Code), cpe.Reason
+	}
+	return p
+}
 
 func isTimeout(err error) bool { return err != nil && errors.Is(err, ErrTimeout) }

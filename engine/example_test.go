@@ -1,7 +1,7 @@
 package engine_test
 
-// Runnable examples, one per entry of the API mapping (hackney's ws_* functions, gun's upgrade
-// messages, WebSockex's callbacks). Each starts wsfleet's reference server in-process, so that
+// Runnable examples, one per entry of the README's API table. Each starts wsfleet's reference
+// server in-process, so that
 // `go test` runs it and checks its output.
 
 import (
@@ -28,7 +28,7 @@ func startServer(o server.Options) *server.Server {
 	return s
 }
 
-// The quick start: hackney's ws_connect, ws_send, ws_recv and ws_close. engine.Dial uses a
+// The quick start: dial, send, receive, close. engine.Dial uses a
 // default engine that starts on first use.
 func Example() {
 	s := startServer(server.Options{})
@@ -54,8 +54,7 @@ func Example() {
 	// Output: text: Hello, world!
 }
 
-// Dial options, after hackney's ws_connect(URL, Opts): connect_timeout, recv_timeout, headers
-// and protocols.
+// Dial options: connect and receive timeouts, request headers and subprotocols.
 func ExampleDial() {
 	s := startServer(server.Options{Subprotocols: []string{"chat.v1"}})
 	defer s.Close()
@@ -79,7 +78,7 @@ func ExampleDial() {
 	// response header: chat.v1
 }
 
-// An engine of one's own: loops, connections and counters (hackney's pool, in spirit).
+// An engine of one's own: loops, connections and counters.
 func ExampleEngine_Dial() {
 	s := startServer(server.Options{})
 	defer s.Close()
@@ -109,7 +108,44 @@ func ExampleEngine_Dial() {
 	// Output: open 1, upgrades 1, messages out 3, in 3
 }
 
-// Text, binary and ping sends: ws_send(C, {text, D}), ws_send(C, {binary, D}), ws_send(C, ping).
+// A fleet: one Dialer checks the options once and its connections share them; each Dial
+// gives its connection its own Value, which the Handler finds with c.Value.
+func ExampleDialer() {
+	s := startServer(server.Options{})
+	defer s.Close()
+
+	eng, err := engine.New(engine.Options{Loops: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer eng.Close()
+	h := &countingHandler{opened: make(chan string, 3)}
+	d, err := eng.NewDialer(&engine.DialOptions{Handler: h})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if _, err := d.Dial(context.Background(), s.URL()+"/echo", name); err != nil {
+			log.Fatal(err)
+		}
+	}
+	var names []string
+	for range 3 {
+		names = append(names, <-h.opened)
+	}
+	sort.Strings(names)
+	fmt.Println("opened:", names)
+	// Output: opened: [a b c]
+}
+
+// countingHandler reports each connection's Value when it opens.
+type countingHandler struct{ opened chan string }
+
+func (h *countingHandler) OnOpen(c *engine.Conn)                              { h.opened <- c.Value().(string) }
+func (h *countingHandler) OnMessage(*engine.Conn, engine.MessageType, []byte) {}
+func (h *countingHandler) OnClose(*engine.Conn, error)                        {}
+
+// Text, binary and ping sends.
 // Pings are answered by the server with pongs, which the engine does not deliver unless
 // DialOptions.DeliverControl asks for them (see the Message example).
 func ExampleConn_Send() {
@@ -144,7 +180,7 @@ func ExampleConn_Send() {
 	// binary "\xca\xfe"
 }
 
-// Passive receive without a timeout: ws_recv(C). Recv waits for the next message.
+// Passive receive without a timeout: Recv waits for the next message.
 func ExampleConn_Recv() {
 	s := startServer(server.Options{})
 	defer s.Close()
@@ -173,7 +209,7 @@ func ExampleConn_Recv() {
 	// second
 }
 
-// Passive receive with a timeout: ws_recv(C, Timeout) and {error, timeout}. Either
+// Passive receive with a timeout. Either
 // DialOptions.RecvTimeout or a ctx deadline bounds Recv; both give an error for which
 // errors.Is(err, engine.ErrTimeout) holds, and the connection stays usable.
 func ExampleConn_Recv_timeout() {
@@ -213,7 +249,7 @@ func ExampleConn_Recv_timeout() {
 	// still open
 }
 
-// Frame types, after hackney's {text, T}, {binary, B} and {ok, ping}/{ok, pong}: with
+// Message types: with
 // DeliverControl, pings and pongs arrive as messages too (pings are answered by the engine
 // regardless). The reference server never pings first, so this example pings it and receives
 // its pong; the interop tests (interop_test.go) show a server's ping delivered as engine.Ping.
@@ -253,8 +289,8 @@ func ExampleMessage() {
 	// pong: tick
 }
 
-// Active mode, hackney's {active, true}: every message comes to the owner channel as an Event
-// (receive {hackney_ws, C, Frame}); the last event of a connection carries Err.
+// Active mode: every message comes to the owner channel as an Event; the last event of a
+// connection carries Err.
 func ExampleEvent() {
 	s := startServer(server.Options{})
 	defer s.Close()
@@ -269,7 +305,7 @@ func ExampleEvent() {
 	}
 	n := 0
 	for ev := range owner {
-		if ev.Err != nil { // {hackney_ws, C, closed}: no more events for this connection
+		if ev.Err != nil { // the end: no more events for this connection
 			fmt.Println("end:", ev.Err)
 			break
 		}
@@ -286,8 +322,8 @@ func ExampleEvent() {
 	// end: websocket: closed by client with 1000
 }
 
-// Once mode, hackney's {active, once}: one message goes to the owner, then the connection is
-// passive until SetMode(engine.Once) again (ws_setopts(C, [{active, once}])).
+// Once mode: one message goes to the owner, then the connection is passive until
+// SetMode(engine.Once) again.
 func ExampleConn_SetMode() {
 	s := startServer(server.Options{})
 	defer s.Close()
@@ -325,7 +361,7 @@ func ExampleConn_SetMode() {
 	// owner got: third - mode now: passive
 }
 
-// hackney's controlling_process: SetOwner hands a connection's events to another channel, and
+// SetOwner hands a connection's events to another channel, and
 // SetMode(engine.Active) turns a passive connection active.
 func ExampleConn_SetOwner() {
 	s := startServer(server.Options{})
@@ -348,7 +384,7 @@ func ExampleConn_SetOwner() {
 	// Output: true to the new owner
 }
 
-// hackney's peername and sockname: the two ends of the TCP connection.
+// The two ends of the TCP connection.
 func ExampleConn_RemoteAddr() {
 	s := startServer(server.Options{})
 	defer s.Close()
@@ -367,7 +403,7 @@ func ExampleConn_RemoteAddr() {
 	// both on loopback: true
 }
 
-// ws_close(C): a normal close (1000). Close waits for the server's close frame (bounded by
+// A normal close (1000). Close waits for the server's close frame (bounded by
 // CloseTimeout); afterwards Recv reports how the connection ended, and Close again does nothing.
 func ExampleConn_Close() {
 	s := startServer(server.Options{})
@@ -387,7 +423,7 @@ func ExampleConn_Close() {
 	// Close again: <nil>
 }
 
-// ws_close(C, {1000, <<"Goodbye">>}): a close with a code and a reason.
+// A close with a code and a reason.
 func ExampleConn_CloseWith() {
 	s := startServer(server.Options{})
 	defer s.Close()
@@ -396,7 +432,7 @@ func ExampleConn_CloseWith() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := c.CloseWith(1000, "Goodbye"); err != nil {
+	if err := c.CloseWith(engine.CloseNormal, "Goodbye"); err != nil {
 		log.Fatal(err)
 	}
 	_, err = c.Recv(context.Background())
@@ -407,7 +443,7 @@ func ExampleConn_CloseWith() {
 	// Output: code 1000, reason "Goodbye", closed by the server first: false
 }
 
-// gun's close/1: drop the connection without the close handshake (the server sees the TCP
+// Drop the connection without the close handshake (the server sees the TCP
 // connection end). CloseNow does not wait; Recv reports ErrClosed once the loop has closed it.
 func ExampleConn_CloseNow() {
 	s := startServer(server.Options{})
@@ -426,8 +462,7 @@ func ExampleConn_CloseNow() {
 
 // A chat client with two users. The reference server has no broadcast route, so /echo stands
 // in for the chat server here: each user's line comes back on that user's own connection. One
-// owner channel carries the events of both connections, as one Erlang process can own many
-// hackney sockets.
+// owner channel carries the events of both connections, read by one goroutine.
 func Example_chat() {
 	s := startServer(server.Options{})
 	defer s.Close()
@@ -503,10 +538,9 @@ func ExampleCloseError() {
 	// websocket: closed by server with 4001 "bye"
 }
 
-// echoBot is a Handler in the style of a WebSockex module: handle_connect, handle_frame and
-// handle_disconnect become OnOpen, OnMessage and OnClose. They run on the engine's event loop
-// with data borrowed from its read buffer, so they must not block; c.Send from a callback
-// never blocks (WebSockex's {:reply, frame, state}). Close waits for the close handshake, so
+// echoBot is a Handler: OnOpen, OnMessage and OnClose run on the engine's event loop with
+// data borrowed from its read buffer, so they must not block; c.Send from a callback never
+// waits. Close waits for the close handshake, so
 // call it from another goroutine, never from a callback.
 type echoBot struct {
 	n      int           // state: touched only by the callbacks, which run one at a time
@@ -557,7 +591,7 @@ func ExampleHandler() {
 	// disconnected with 1000
 }
 
-// Reconnection, after gun's automatic reconnects and WebSockex's {:reconnect, state}: the
+// Reconnection: the
 // reference server's /reset?after=2 echoes two messages and then resets the TCP connection.
 // Under a ReconnectPolicy the same *Conn redials (with backoff and jitter), and its owner sees
 // an Event with Reconnecting set, then one with Reconnected set.
@@ -606,7 +640,7 @@ func ExampleReconnectPolicy() {
 	// echo: three
 }
 
-// WebSockex's debug: [:trace]: a TraceFunc sees a connection's life — connect, upgrade, each
+// A TraceFunc sees a connection's life — connect, upgrade, each
 // frame sent and received, pings answered, forced closes. It runs on the loop or the sending
 // goroutine, so it must be quick and safe for concurrent use.
 func ExampleTraceFunc() {

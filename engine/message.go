@@ -8,20 +8,30 @@ import (
 )
 
 // MessageType is the kind of a message: Text and Binary for data, Ping and Pong when
-// DialOptions.DeliverControl asks for control frames too.
-type MessageType = codec.Opcode
+// DialOptions.DeliverControl asks for control frames too. The values are RFC 6455's
+// opcodes, so a TraceEvent can name every frame with them (0 for a continuation frame,
+// 8 for a close frame).
+type MessageType uint8
 
 const (
-	Text   = codec.OpText
-	Binary = codec.OpBinary
-	Ping   = codec.OpPing
-	Pong   = codec.OpPong
+	Text   MessageType = 1
+	Binary MessageType = 2
+	Ping   MessageType = 9
+	Pong   MessageType = 10
 )
+
+func (t MessageType) String() string { return codec.Opcode(t).String() }
+
+// opcode is the frame opcode of t.
+func (t MessageType) opcode() codec.Opcode { return codec.Opcode(t) }
 
 // Message is one received message. Data lives in a pooled buffer: call Release when done with
 // it, after which Data must not be used.
 type Message struct {
 	Type MessageType
+	// note marks an inbox entry that is a reconnection notice rather than a message (the
+	// owner gets it as an Event in its place); 0 for messages.
+	note notice
 	Data []byte
 	buf  *bytebufferpool.ByteBuffer
 }
@@ -35,9 +45,10 @@ func (m *Message) Release() {
 	m.Data = nil
 }
 
-// Event is what an owner channel receives in Active and Once modes, after hackney's
-// {hackney_ws, C, Frame} messages: a message, a reconnection, or the error that ended the
-// connection (after which no more events come for it).
+// Event is what an owner channel receives in Active and Once modes: a message, a
+// reconnection, or the error that ended the connection (after which no more events come
+// for it). Events of one connection arrive in order; none is dropped while the connection
+// lives (see DialOptions.InboxSize for what happens when the owner does not keep up).
 type Event struct {
 	Conn    *Conn
 	Message Message
@@ -52,9 +63,10 @@ type Event struct {
 	Reconnected bool
 }
 
-// Handler receives a connection's events on its event-loop goroutine (WebSockex's callbacks).
-// The data slices are borrowed from the loop's read buffer and valid only until the callback
-// returns: copy what you keep. Callbacks must not block; c.Send from a callback never blocks.
+// Handler receives a connection's events on its event loop's goroutine. The data slices
+// are borrowed from the loop's read buffer and valid only until the callback returns: copy
+// what you keep. Callbacks must not block the loop: Send inside a callback never waits
+// (see Conn.Send).
 type Handler interface {
 	// OnOpen runs once the upgrade succeeded (and again after each reconnection).
 	OnOpen(c *Conn)

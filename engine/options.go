@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// Mode says how a connection hands received messages to the application, after hackney's
-// `active` option. A connection with a Handler ignores Mode: every message goes to the Handler.
+// Mode says how a connection without a Handler hands received messages to the
+// application: kept for Recv, or sent to an owner channel. A connection with a Handler
+// ignores Mode: every message goes to the Handler.
 type Mode uint8
 
 const (
@@ -55,9 +56,9 @@ const (
 	DefaultDialConcurrency = 512
 )
 
-// DialOptions configure one connection. The zero value (or nil) dials with the defaults.
-// Dial copies what it needs; a fleet that passes the same *DialOptions to many dials (and does
-// not change it in between) lets the connections share one copy, saving ~200 bytes each.
+// DialOptions configure a connection. The zero value (or nil) dials with the defaults.
+// Engine.Dial keeps a copy per connection; a Dialer keeps one copy for all the connections
+// it dials.
 type DialOptions struct {
 	// ConnectTimeout bounds TCP connect and the upgrade together (default 8 s). A ctx deadline
 	// that comes sooner wins.
@@ -66,7 +67,7 @@ type DialOptions struct {
 	RecvTimeout time.Duration
 	// CloseTimeout bounds the wait for the server's close frame after ours (default 5 s).
 	CloseTimeout time.Duration
-	// TLSConfig configures wss:// (hackney's ssl_options). nil verifies the server against the
+	// TLSConfig configures wss://. nil verifies the server against the
 	// system roots with the URL's host name; verification stays on unless the config turns it
 	// off. The TLS handshake counts inside ConnectTimeout.
 	TLSConfig *tls.Config
@@ -83,12 +84,14 @@ type DialOptions struct {
 	Handler Handler
 	// MaxMessageSize bounds an assembled message (default 16 MiB); larger → close 1009.
 	MaxMessageSize int
-	// InboxSize bounds the messages queued for Recv or for a full owner channel (default 256).
+	// InboxSize bounds the messages queued for Recv or for a full owner channel (default
+	// 256); reconnection events queue with them (see ReconnectPolicy).
 	InboxSize int
 	// SlowConsumer says what happens when the inbox is full (default CloseSlowConsumer).
 	SlowConsumer SlowConsumerPolicy
-	// MaxPendingBytes bounds bytes queued to send; Send waits for room beyond it, TrySend fails
-	// with ErrBackedUp (default 4 MiB).
+	// MaxPendingBytes bounds the bytes waiting to be written (default 4 MiB): Send waits
+	// for room, TrySend fails with ErrBackedUp, and Send inside a callback, which cannot
+	// wait, fails only past twice this (see Conn.Send).
 	MaxPendingBytes int
 	// LocalAddr is the source address to bind (e.g. to spread connections over 127.0.0.x).
 	LocalAddr net.Addr
@@ -115,8 +118,9 @@ type DialOptions struct {
 	ProxyConnectHeader http.Header
 	// Compression, when set, offers permessage-deflate (RFC 7692); see Compression.
 	Compression *Compression
-	// Value is the application's state for this connection (WebSockex's state), returned by
-	// Conn.Value; a pointer lets Handler callbacks keep per-connection state without a map.
+	// Value is the application's state for this connection, returned by Conn.Value; a
+	// pointer lets Handler callbacks keep per-connection state without a map. A Dialer
+	// takes it per Dial instead.
 	Value any
 }
 

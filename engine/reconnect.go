@@ -6,12 +6,19 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/wsfleet/wsfleet/codec"
 )
 
-// ReconnectPolicy redials a connection that ended without our asking (gun's reconnects,
-// WebSockex's {:reconnect, state}): after an abnormal close, a timeout, a protocol error or a
-// server close other than 1000. The same *Conn carries on; the Handler sees OnClose then
-// OnOpen again, an owner gets an Event with Reconnecting set, then one with Reconnected set.
+// ReconnectPolicy redials a connection that ended without our asking: after an abnormal
+// close, a timeout, a protocol error or a server close other than 1000. The same *Conn
+// carries on. A Handler sees OnClose, then OnOpen again. An owner (Active or Once mode)
+// gets an Event with Reconnecting set after the old connection's messages, then one with
+// Reconnected set before the new connection's. These events go through the inbox like
+// messages, in order, and are never dropped, except that under DropOldest they count as
+// messages (and may be dropped as the oldest); under CloseSlowConsumer a Reconnecting event
+// that finds the inbox full ends the connection for good with ErrSlowConsumer instead of
+// redialing. A passive connection gets no such events (Recv skips them).
 type ReconnectPolicy struct {
 	MinDelay    time.Duration // first delay (default 100 ms)
 	MaxDelay    time.Duration // cap (default 30 s)
@@ -58,16 +65,13 @@ func (c *Conn) shouldRetryLocked(cause error) bool {
 	return true
 }
 
-// announceDisconnect tells an owner that the connection dropped and will be redialed.
-func (c *Conn) announceDisconnect(cause error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ownerWantsLocked() {
-		select {
-		case c.owner <- Event{Conn: c, Err: cause, Reconnecting: true}:
-		default: // a full owner channel loses this notice, never a message
-		}
+// announceDisconnectLocked queues the Reconnecting notice for an owner. It reports false
+// when the inbox has no room under CloseSlowConsumer: the connection ends instead.
+func (c *Conn) announceDisconnectLocked(cause error) bool {
+	if !c.ownerWantsLocked() {
+		return true
 	}
+	return c.pushLocked(Message{note: noteReconnecting}, cause)
 }
 
 func (c *Conn) reconnect() {
@@ -87,17 +91,13 @@ func (c *Conn) reconnect() {
 		if err == nil {
 			c.eng.stats.reconnects.Add(1)
 			c.mu.Lock()
-			c.retrying = false
 			stop := c.noRetry
 			if c.ownerWantsLocked() {
-				select {
-				case c.owner <- Event{Conn: c, Reconnected: true}:
-				default:
-				}
+				c.pushLocked(Message{note: noteReconnected}, nil) // always queued
 			}
 			c.mu.Unlock()
 			if stop { // Close came while we dialed
-				c.startClose(1000, "", true)
+				c.startClose(codec.CloseNormal, "")
 			}
 			return
 		}
@@ -134,7 +134,6 @@ func (c *Conn) waitRetry(t *time.Timer) bool {
 // still unwraps to the disconnect's cause (errors.Is(err, ErrAbnormalClose), ErrTimeout...).
 func (c *Conn) giveUp(lastDialErr error, attempts int) {
 	c.mu.Lock()
-	c.retrying = false
 	cause := c.lastErr
 	if cause == nil {
 		cause = lastDialErr

@@ -200,10 +200,14 @@ func (s *session) finishClose(netErr error) {
 	dialing := s.dialing()
 	c.lastErr = cause
 	retry := !dialing && c.shouldRetryLocked(cause)
+	if retry && !c.announceDisconnectLocked(cause) {
+		retry = false
+		c.eng.stats.slowConsumers.Add(1)
+		cause = &wrapped{msg: "websocket: slow consumer: inbox full, no room to announce the reconnection (" + cause.Error() + ")", err: multiErr{ErrSlowConsumer, cause}}
+		c.lastErr = cause
+	}
 	c.setState(StateClosed) // before endLocked wakes Close and Recv, so they see it
-	if retry {
-		c.retrying = true
-	} else if !dialing {
+	if !retry && !dialing {
 		c.endLocked(cause)
 	}
 	c.mu.Unlock()
@@ -223,7 +227,6 @@ func (s *session) finishClose(netErr error) {
 		h.OnClose(c, cause)
 	}
 	if retry {
-		c.announceDisconnect(cause)
 		go c.reconnect()
 	}
 }

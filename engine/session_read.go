@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/panjf2000/gnet/v2"
@@ -148,7 +147,7 @@ func (s *session) beginFrame(h codec.Header) (act gnet.Action, stop bool) {
 	s.remaining = h.Length
 	s.frameOpen = true
 	if c := s.c; c.opts.Trace != nil {
-		c.trace(TraceEvent{Kind: TraceFrameRecv, Opcode: h.Opcode, Fin: h.Fin, Length: int(h.Length)})
+		c.trace(TraceEvent{Kind: TraceFrameRecv, Opcode: MessageType(h.Opcode), Fin: h.Fin, Length: int(h.Length)})
 	}
 	if h.Length == 0 {
 		return s.payload(nil)
@@ -240,7 +239,7 @@ func (s *session) control(op codec.Opcode, payload []byte) (gnet.Action, bool) {
 		c.mu.Unlock()
 		s.l.stats.pings.Add(1)
 		if c.opts.Trace != nil {
-			c.trace(TraceEvent{Kind: TracePingAnswered, Opcode: op, Length: len(payload)})
+			c.trace(TraceEvent{Kind: TracePingAnswered, Opcode: MessageType(op), Length: len(payload)})
 		}
 		if ph, ok := c.handler.(PingHandler); ok {
 			ph.OnPing(c, payload)
@@ -282,7 +281,7 @@ func (s *session) closeFrame(payload []byte) gnet.Action {
 		c.queueControlLocked(codec.OpClose, echo)
 	}
 	if c.lastErr == nil {
-		c.lastErr = &CloseError{Code: code, Reason: string(reason), Remote: remote}
+		c.lastErr = &CloseError{Code: CloseCode(code), Reason: string(reason), Remote: remote}
 	}
 	c.mu.Unlock()
 	if c.State() == StateOpen {
@@ -295,17 +294,14 @@ func (s *session) closeFrame(payload []byte) gnet.Action {
 // fail fails the connection on a protocol violation (RFC 6455 §7.1.7): our close frame with
 // the code the violation calls for, then the TCP connection dropped.
 func (s *session) fail(err error) gnet.Action {
-	code := codec.CloseProtocolError
-	var pe *codec.ProtocolError
-	if errors.As(err, &pe) {
-		code = pe.Code
-	}
+	pe := protocolError(err)
+	code := codec.CloseCode(pe.Code)
 	c := s.c
 	c.eng.stats.protocolErrors.Add(1)
-	if s.deferFail(code, err) {
+	if s.deferFail(code, pe) {
 		return gnet.None // the application first takes what came before the violation
 	}
-	s.forceClose(code, err)
+	s.forceClose(code, pe)
 	return gnet.Close
 }
 

@@ -1,6 +1,6 @@
 package engine
 
-// State is where a connection is in its life (hackney_ws's idle/upgrading/connected/closing/closed).
+// State is where a connection is in its life.
 type State uint32
 
 const (

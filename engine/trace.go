@@ -1,7 +1,5 @@
 package engine
 
-import "github.com/wsfleet/wsfleet/codec"
-
 // TraceKind names what a TraceEvent reports.
 type TraceKind uint8
 
@@ -45,12 +43,12 @@ func (k TraceKind) String() string {
 type TraceEvent struct {
 	Kind   TraceKind
 	Conn   *Conn
-	Opcode codec.Opcode // frames
-	Fin    bool         // frames
-	Length int          // frames: payload length
+	Opcode MessageType // frames: the frame's type, also 0 (continuation) and 8 (close)
+	Fin    bool        // frames
+	Length int         // frames: payload length
 	Err    error
 }
 
-// TraceFunc is a debugging hook (WebSockex's debug: [:trace]). It may run on a loop goroutine
-// or on the sending goroutine and must be quick and safe for concurrent use.
+// TraceFunc is a debugging hook. It may run on a loop goroutine or on the sending
+// goroutine and must be quick and safe for concurrent use.
 type TraceFunc func(TraceEvent)

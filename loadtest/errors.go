@@ -87,7 +87,7 @@ func Classify(err error) string {
 		return KindReset
 	case errors.Is(err, engine.ErrAbnormalClose):
 		return KindAbnormal
-	case errors.Is(err, engine.ErrNotSupported):
+	case errors.Is(err, engine.ErrMessageType):
 		return KindNotSupported
 	case errors.Is(err, engine.ErrEngineClosed):
 		return KindEngineClosed

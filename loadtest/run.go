@@ -433,7 +433,7 @@ func (r *run) openSend(cs *connState, intended int64) bool {
 		return true // keep the slot: every due send that is not made is counted
 	}
 	r.pl.Fill(cs.buf, uint64(cs.id), cs.seq, intended)
-	err := cs.conn.Send(r.msgType, cs.buf)
+	err := cs.conn.TrySend(r.msgType, cs.buf) // a sender goroutine must keep the schedule: never wait
 	now := r.clk.Now()
 	if err != nil {
 		st.unsent.Add(1)

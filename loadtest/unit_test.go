@@ -313,7 +313,7 @@ func TestClassify(t *testing.T) {
 		{&engine.HandshakeError{StatusCode: 101, Reason: "bad Sec-WebSocket-Accept"}, KindHandshake},
 		{&engine.CloseError{Code: 1001, Remote: true}, "close_1001"},
 		{&engine.CloseError{Code: 1000}, "close_1000_by_client"},
-		{codec.ErrMaskedFrame, KindProtocol},
+		{&engine.ProtocolError{Code: engine.CloseProtocolError, Err: codec.ErrMaskedFrame}, KindProtocol},
 		{engine.ErrSlowConsumer, KindSlowConsumer},
 		{engine.ErrBackedUp, KindBackedUp},
 		{wrap(syscall.ECONNRESET), KindReset},
