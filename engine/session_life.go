@@ -167,6 +167,7 @@ func (s *session) finishClose(netErr error) {
 	s.ended = true
 	s.timerDue = 0
 	c := s.c
+	where := s.cutWhere() // before the buffers it looks at go back to the pool
 	if s.msgBuf != nil {
 		pool.Put(s.msgBuf)
 		s.msgBuf = nil
@@ -184,7 +185,7 @@ func (s *session) finishClose(netErr error) {
 		c.eng.stats.handshakeErrors.Add(1)
 	}
 	if cause == nil {
-		cause = abnormalClose(netErr, s.dialing())
+		cause = abnormalClose(netErr, s.dialing(), where)
 		c.eng.stats.abnormal.Add(1)
 	}
 	if c.out != nil {
@@ -247,9 +248,25 @@ func (c *Conn) endLocked(cause error) {
 	go c.eng.unregister(c)
 }
 
-// abnormalClose describes a connection that ended without a close handshake.
-func abnormalClose(netErr error, dialing bool) error {
-	what := "connection closed without a close frame (1006)"
+// cutWhere says where in the server's stream a connection that ended abnormally was cut:
+// inside a frame header, inside a frame's payload, or between the fragments of a message
+// (empty at a frame boundary).
+func (s *session) cutWhere() string {
+	switch {
+	case s.hdrN > 0:
+		return fmt.Sprintf(" in the middle of a frame header (%d bytes of it read)", s.hdrN)
+	case s.frameOpen:
+		return fmt.Sprintf(" in the middle of a frame (%d of its %d payload bytes read)", s.cur.Length-s.remaining, s.cur.Length)
+	case s.msgBuf != nil:
+		return " between the fragments of a message"
+	}
+	return ""
+}
+
+// abnormalClose describes a connection that ended without a close handshake; where says
+// where the server's stream was cut (see cutWhere).
+func abnormalClose(netErr error, dialing bool, where string) error {
+	what := "connection closed without a close frame (1006)" + where
 	if dialing {
 		what = "connection closed during the upgrade"
 	}
