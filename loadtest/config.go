@@ -28,6 +28,8 @@ const (
 	// Soak holds connections for the duration with keepalive pings and reports drops;
 	// with a rate it also exchanges echo messages.
 	Soak Scenario = "soak"
+	// FlowRun runs Config.Flow: every connection walks the flow's steps.
+	FlowRun Scenario = "flow"
 )
 
 // Model is how load is offered.
@@ -101,7 +103,10 @@ func Quota(messages int64, id, total int) int64 {
 // Config describes a run. Counts and rates are for the whole fleet; a Shard carries its part.
 type Config struct {
 	Scenario Scenario
-	Model    Model
+	// Flow, when set, is what every connection does (Scenario becomes FlowRun); Conns,
+	// Duration, Warmup, Ramp, Targets and Subprotocols default to the flow's own.
+	Flow  *Program
+	Model Model
 	// Targets are the URLs; connection id goes to Targets[id % len(Targets)].
 	Targets []string
 	// Conns is the number of connections (connect: concurrent dialers in the closed model).
@@ -171,6 +176,9 @@ const (
 
 // Validate applies defaults and checks the configuration.
 func (c *Config) Validate() error {
+	if c.Flow != nil {
+		return c.validateFlow()
+	}
 	switch c.Scenario {
 	case "":
 		c.Scenario = Echo
@@ -241,8 +249,16 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// header builds connection id's request headers from the templates.
-func (c *Config) header(id int) http.Header {
+// header builds a connection's request headers from the templates.
+func (c *Config) header(cs *connState) http.Header {
+	id := cs.id
+	if c.Flow != nil && len(c.Flow.headers) > 0 {
+		h := http.Header{}
+		for _, t := range c.Flow.headers {
+			h.Add(t.name, string(t.v.render(nil, cs.fs, 0)))
+		}
+		return h
+	}
 	if len(c.Headers) == 0 {
 		return nil
 	}
@@ -328,4 +344,61 @@ func u32IP(v uint32) net.IP {
 	ip := make(net.IP, 4)
 	binary.BigEndian.PutUint32(ip, v)
 	return ip
+}
+
+// validateFlow applies a flow's own shape where the Config leaves it open, and checks it.
+func (c *Config) validateFlow() error {
+	f := c.Flow.Flow
+	c.Scenario, c.Model = FlowRun, ""
+	if len(c.Targets) == 0 {
+		c.Targets = f.URLs
+	}
+	if len(c.Targets) == 0 {
+		return errors.New("no target URL: the flow has no url and none was given")
+	}
+	if c.Conns <= 0 {
+		c.Conns = f.Connections
+	}
+	if c.Conns <= 0 {
+		c.Conns = DefaultConns
+	}
+	if c.Duration == 0 {
+		c.Duration = f.Duration
+	}
+	if c.Duration == 0 {
+		c.Duration = DefaultDuration
+	}
+	if c.Warmup == 0 {
+		c.Warmup = f.Warmup
+	}
+	if c.Ramp == 0 {
+		c.Ramp = f.Ramp
+	}
+	if len(c.Subprotocols) == 0 {
+		c.Subprotocols = f.Subprotocols
+	}
+	if c.Duration < 0 || c.Warmup < 0 || c.Ramp < 0 {
+		return errors.New("durations and rates must not be negative")
+	}
+	if c.Messages > 0 || c.Rate > 0 {
+		return errors.New("a flow sets its own rates and counts (loop rate/every/count): -r and -n do not apply")
+	}
+	if c.Drain <= 0 {
+		c.Drain = DefaultDrain
+	}
+	if c.Shard.Count == 0 {
+		c.Shard = Shard{0, 1}
+	}
+	if c.Shard.Index < 0 || c.Shard.Index >= c.Shard.Count {
+		return fmt.Errorf("shard %d/%d out of range", c.Shard.Index, c.Shard.Count)
+	}
+	if len(c.Shard.IDs(c.Conns)) == 0 {
+		return fmt.Errorf("shard %d/%d of %d connections holds none", c.Shard.Index, c.Shard.Count, c.Conns)
+	}
+	if fd := c.Flow.feed; fd != nil {
+		if err := fd.check(c.Conns); err != nil {
+			return err
+		}
+	}
+	return nil
 }

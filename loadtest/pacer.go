@@ -11,20 +11,16 @@ type Pacer struct {
 }
 
 type pslot struct {
-	next     int64
-	interval int64
-	id       int
+	next int64
+	id   int
 }
 
 // Len is the number of slots.
 func (p *Pacer) Len() int { return len(p.h) }
 
-// Add schedules slot id from next on, every interval ns.
-func (p *Pacer) Add(id int, next, interval int64) {
-	if interval <= 0 {
-		interval = 1
-	}
-	p.h = append(p.h, pslot{next: next, interval: interval, id: id})
+// Add schedules slot id at next.
+func (p *Pacer) Add(id int, next int64) {
+	p.h = append(p.h, pslot{next: next, id: id})
 	p.up(len(p.h) - 1)
 }
 
@@ -37,15 +33,15 @@ func (p *Pacer) Next() (int64, bool) {
 }
 
 // Fire calls fn for slots due at or before now, earliest first, at most max of them (0: no
-// limit). fn returns whether the slot stays (it is then due again one interval later) or
-// leaves the schedule. Fire returns how many sends it made.
-func (p *Pacer) Fire(now int64, max int, fn func(id int, intended int64) bool) int {
+// limit). fn returns when the slot is due next (-1: it leaves the schedule). Fire returns
+// how many calls it made.
+func (p *Pacer) Fire(now int64, max int, fn func(id int, intended int64) int64) int {
 	n := 0
 	for len(p.h) > 0 && p.h[0].next <= now && (max <= 0 || n < max) {
 		s := &p.h[0]
 		n++
-		if fn(s.id, s.next) {
-			s.next += s.interval
+		if next := fn(s.id, s.next); next >= 0 {
+			s.next = next
 			p.down(0)
 		} else {
 			p.pop()
@@ -148,9 +144,9 @@ type sender struct {
 	sl    Sleeper
 	pacer Pacer
 	end   int64 // intended times at or after end are not sent
-	// send makes one scheduled send; it returns false when the slot leaves the schedule
-	// (connection gone, quota reached).
-	send func(id int, intended int64) bool
+	// send makes one scheduled send (or runs one timer); it returns when the slot is due
+	// next, or -1 when it leaves the schedule (connection gone, quota reached).
+	send func(id int, intended int64) int64
 
 	wake chan struct{}
 	stop chan struct{}
@@ -159,14 +155,14 @@ type sender struct {
 	pending []pslot
 }
 
-func newSender(clk Clock, end int64, send func(id int, intended int64) bool, stop chan struct{}) *sender {
+func newSender(clk Clock, end int64, send func(id int, intended int64) int64, stop chan struct{}) *sender {
 	return &sender{clk: clk, sl: clk.NewSleeper(), end: end, send: send, wake: make(chan struct{}, 1), stop: stop}
 }
 
 // add schedules a connection from another goroutine (an event loop's OnOpen).
-func (s *sender) add(id int, first, interval int64) {
+func (s *sender) add(id int, first int64) {
 	s.mu.Lock()
-	s.pending = append(s.pending, pslot{next: first, interval: interval, id: id})
+	s.pending = append(s.pending, pslot{next: first, id: id})
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -179,16 +175,16 @@ const idleWait = int64(50e6)
 
 // run fires the schedule until the clock reaches end or stop is closed.
 func (s *sender) run() {
-	fire := func(id int, intended int64) bool {
+	fire := func(id int, intended int64) int64 {
 		if intended >= s.end {
-			return false
+			return -1
 		}
 		return s.send(id, intended)
 	}
 	for {
 		s.mu.Lock()
 		for _, p := range s.pending {
-			s.pacer.Add(p.id, p.next, p.interval)
+			s.pacer.Add(p.id, p.next)
 		}
 		s.pending = s.pending[:0]
 		s.mu.Unlock()
@@ -218,5 +214,18 @@ func (s *sender) run() {
 			next = s.end
 		}
 		s.sl.SleepUntil(next, s.wake)
+	}
+}
+
+// startSenders starts n senders (timer goroutines) calling fire, if run is set; otherwise
+// they only exist to own schedules (the closed model).
+func (r *run) startSenders(n int, run bool, fire func(idx int, intended int64) int64, stop chan struct{}, wg *sync.WaitGroup) {
+	for range n {
+		sd := newSender(r.clk, r.end, fire, stop)
+		r.senders = append(r.senders, sd)
+		if run {
+			wg.Add(1)
+			go func() { defer wg.Done(); sd.run() }()
+		}
 	}
 }

@@ -19,7 +19,7 @@ func simRun(t *testing.T, conns int, sched Schedule, end int64, jitter int64, st
 		return rng.Int64N(jitter)
 	}}
 	stalled := false
-	send := func(id int, at int64) bool {
+	send := func(id int, at int64) int64 {
 		now := clk.Now()
 		if stallFor > 0 && !stalled && now >= stallAt {
 			stalled = true
@@ -28,11 +28,11 @@ func simRun(t *testing.T, conns int, sched Schedule, end int64, jitter int64, st
 		}
 		intended = append(intended, at)
 		actual = append(actual, now)
-		return true
+		return at + sched.Interval
 	}
 	sd := newSender(clk, end, send, make(chan struct{}))
 	for id := range conns {
-		sd.add(id, FirstSlot(sched.Phase(id), sched.Interval, 0), sched.Interval)
+		sd.add(id, FirstSlot(sched.Phase(id), sched.Interval, 0))
 	}
 	sd.run()
 	return intended, actual
@@ -97,13 +97,16 @@ func TestRateSurvivesGeneratorStall(t *testing.T) {
 
 func TestPacerOrderAndRemoval(t *testing.T) {
 	var p Pacer
-	p.Add(1, 30, 100)
-	p.Add(2, 10, 100)
-	p.Add(3, 20, 100)
+	p.Add(1, 30)
+	p.Add(2, 10)
+	p.Add(3, 20)
 	var got []int
-	p.Fire(250, 0, func(id int, at int64) bool {
+	p.Fire(250, 0, func(id int, at int64) int64 {
 		got = append(got, id)
-		return id != 3 // 3 leaves after its first send
+		if id == 3 {
+			return -1 // 3 leaves after its first send
+		}
+		return at + 100
 	})
 	want := []int{2, 3, 1, 2, 1, 2, 1}
 	if len(got) != len(want) {

@@ -50,7 +50,11 @@ func fmtRate(r float64) string {
 
 // WriteText prints the terminal report.
 func (r *Result) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "\n== wsbench %s, %s", r.Scenario, r.modelName())
+	if r.Flow != "" {
+		fmt.Fprintf(w, "\n== wsbench flow %s", r.Flow)
+	} else {
+		fmt.Fprintf(w, "\n== wsbench %s, %s", r.Scenario, r.modelName())
+	}
 	if r.Shards > 1 {
 		fmt.Fprintf(w, ", %d shards merged", r.Shards)
 	} else if r.Shard.Count > 1 {
@@ -134,6 +138,14 @@ func (r *Result) WriteText(w io.Writer) {
 		rows = append(rows, row{what, r.Latency})
 	case Push:
 		rows = append(rows, row{"push→recv", r.Latency})
+	case FlowRun:
+		for _, m := range r.Metrics {
+			name := m.Name
+			if m.Stamp {
+				name += "†"
+			}
+			rows = append(rows, row{name, m.Latency})
+		}
 	}
 	rows = append(rows, row{"connect", r.Connect}, row{"tcp connect", r.TCPConnect}, row{"handshake", r.Handshake}, row{"sender lag", r.SenderLag})
 	fmt.Fprintln(w)
@@ -163,6 +175,7 @@ func (r *Result) WriteText(w io.Writer) {
 	case r.Scenario == Push:
 		fmt.Fprintln(w, "  (push latency compares the server's clock with ours: exact on one host, else as good as clock sync)")
 	}
+	r.writeFlowNotes(w)
 
 	fmt.Fprintln(w)
 	if len(r.Errors) == 0 {
@@ -175,9 +188,6 @@ func (r *Result) WriteText(w io.Writer) {
 				ex = ex[:160] + "…"
 			}
 			fmt.Fprintf(w, "  %-22s %10s  e.g. %s\n", e.Kind, fmtCount(e.Count), ex)
-		}
-		for _, h := range r.Hints() {
-			fmt.Fprintf(w, "  hint: %s\n", h)
 		}
 	}
 	cpu := r.CPU
@@ -215,6 +225,8 @@ func (r *Result) modelName() string { return ModelName(r.Scenario, r.Model) }
 // ModelName describes how a scenario offers load ("open model", "server-paced"...).
 func ModelName(s Scenario, m Model) string {
 	switch {
+	case s == FlowRun:
+		return "scripted"
 	case m != "":
 		return string(m) + " model"
 	case s == Push:
@@ -223,22 +235,36 @@ func ModelName(s Scenario, m Model) string {
 	return "connections held, no messages"
 }
 
-// Hints turns error kinds into advice.
-func (r *Result) Hints() []string {
-	var out []string
-	for _, e := range r.Errors {
-		switch e.Kind {
-		case KindTooManyFiles:
-			out = append(out, "the open-file limit (RLIMIT_NOFILE, `ulimit -n`) was reached: raise it (ulimit -n 1048576, LimitNOFILE= in systemd) or split the connections over processes with -shard i/n")
-		case KindAddrNotAvail:
-			out = append(out, "no free local port towards the target (EADDRNOTAVAIL, ~28k per source address and destination): spread connections over source addresses with -source-ips 127.0.0.2-127.0.0.200 (or a CIDR), or add target ports")
-		case KindRefused:
-			out = append(out, "connection refused: is the server listening at that address? (a full accept backlog also refuses: lower -ramp)")
-		case KindTimeout:
-			out = append(out, "timeouts: the server or the network did not answer in time (connect timeout, or keepalive pongs); check the server's load, or lower -ramp")
-		case KindBackedUp:
-			out = append(out, "sends refused because the connection's outbound buffer was full: the server is not reading as fast as the rate asks")
+// writeFlowNotes prints a flow's counts by label and what the marks in its table mean.
+func (r *Result) writeFlowNotes(w io.Writer) {
+	if r.Scenario != FlowRun && len(r.Counts) == 0 {
+		return
+	}
+	for _, m := range r.Metrics {
+		if m.Stamp {
+			fmt.Fprintln(w, "† from a time inside the message: compares the sender's (or server's) clock with ours; exact on one host, else as good as clock sync")
+			break
 		}
 	}
-	return out
+	for _, m := range r.Metrics {
+		if !m.Stamp && m.Latency.Count > 0 {
+			fmt.Fprintln(w, "  request → reply metrics count from each send's intended time (open loops) or from the send itself")
+			break
+		}
+	}
+	if len(r.Counts) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, c := range r.Counts {
+		line := fmt.Sprintf("count        %-22s %10s in the window (%s in all", c.Label, fmtCount(c.Count), fmtCount(c.Total))
+		if r.MeasuredS > 0 {
+			line += ", " + fmtRate(float64(c.Count)/r.MeasuredS)
+		}
+		line += ")"
+		if c.Example != "" {
+			line += "  e.g. " + c.Example
+		}
+		fmt.Fprintln(w, line)
+	}
 }

@@ -47,6 +47,12 @@ type Result struct {
 	// SenderLag: open model, how late each send left after its intended time.
 	SenderLag HistSummary `json:"sender_lag"`
 
+	// Flow is the flow's name when the run was a flow; Metrics its named latency metrics
+	// and Counts its counts by label (also "foreign" for the built-in scenarios).
+	Flow    string          `json:"flow,omitempty"`
+	Metrics []MetricSummary `json:"metrics,omitempty"`
+	Counts  []LabelCount    `json:"counts,omitempty"`
+
 	Series []Point      `json:"series"`
 	CPU    CPUUsage     `json:"cpu"`
 	SLO    []SLOResult  `json:"slo,omitempty"`
@@ -193,13 +199,13 @@ func MergeResults(parts []*Result) (*Result, error) {
 	first := parts[0]
 	m := &Result{
 		Schema: ResultSchema, Scenario: first.Scenario, Model: first.Model, Targets: first.Targets,
-		Shard: Shard{0, 1}, Config: first.Config, Start: first.Start, WarmupS: first.WarmupS,
+		Flow: first.Flow, Shard: Shard{0, 1}, Config: first.Config, Start: first.Start, WarmupS: first.WarmupS,
 	}
 	errs := map[string]*ErrorCount{}
 	var lat, con, tcp, hs, lag []HistSummary
 	seen := map[int]bool{}
 	for _, p := range parts {
-		if p.Scenario != first.Scenario || p.Model != first.Model {
+		if p.Scenario != first.Scenario || p.Model != first.Model || p.Flow != first.Flow {
 			return nil, fmt.Errorf("merge: mixing %s/%s with %s/%s", first.Scenario, first.Model, p.Scenario, p.Model)
 		}
 		if p.Shard.Count > 1 {
@@ -290,6 +296,9 @@ func MergeResults(parts []*Result) (*Result, error) {
 		return nil, err
 	}
 	if m.SenderLag, err = mergeSummaries(lag); err != nil {
+		return nil, err
+	}
+	if err = mergeFlowParts(m, parts); err != nil {
 		return nil, err
 	}
 	if m.Series, err = mergeSeries(parts); err != nil {

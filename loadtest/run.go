@@ -31,11 +31,34 @@ type stripe struct {
 	lagIvMax int64
 
 	sent, sentM, recv, recvM, unsent, pongs atomic.Int64
-	_                                       [64]byte
+
+	// a flow's named metrics (under mu) and counts by label (total, measured) — see Program
+	mh  []*hdr.Histogram
+	ctr []atomic.Int64
+	_   [64]byte
 }
 
-func newStripe() *stripe {
-	return &stripe{lat: newHist(), latIv: newIvHist(), spare: newIvHist(), lag: newHist()}
+func newStripe(p *Program) *stripe {
+	s := &stripe{lat: newHist(), latIv: newIvHist(), spare: newIvHist(), lag: newHist()}
+	if p != nil {
+		for range p.metrics {
+			s.mh = append(s.mh, newHist())
+		}
+		s.ctr = make([]atomic.Int64, 2*len(p.labels))
+	}
+	return s
+}
+
+// recordMetric records a flow metric; the first metric also feeds the per-second series.
+func (s *stripe) recordMetric(i int, ns int64, measured bool) {
+	s.mu.Lock()
+	if i == 0 {
+		recordNs(s.latIv, ns)
+	}
+	if measured {
+		recordNs(s.mh[i], ns)
+	}
+	s.mu.Unlock()
 }
 
 func (s *stripe) recordLat(ns int64, measured bool) {
@@ -116,6 +139,7 @@ type connState struct {
 	st   *stripe
 	sd   *sender
 	conn *engine.Conn
+	fs   *Session // flows
 
 	// send side: owned by the sender (open model) or the loop (closed model)
 	buf   []byte
@@ -148,7 +172,7 @@ type run struct {
 	pl      *Payload
 	msgType engine.MessageType
 	sched   Schedule
-	h       *handler
+	h       engine.Handler
 
 	t0, warmEnd, end int64
 	warmEndWall      int64 // UnixNano, for push stamps
@@ -168,6 +192,12 @@ type run struct {
 	dropped          atomic.Int64
 	remaining        atomic.Int64 // messages left to send in count mode (-1: unlimited)
 	errs             *errCounter
+	waiting          atomic.Int64 // flows: expects outstanding
+	flowsDone        atomic.Int64 // flows: connections whose flow ended (or never began)
+
+	exMu     sync.Mutex // flows: an example message per label
+	examples []string
+	exSet    []atomic.Bool
 
 	dialMu         sync.Mutex
 	connectH, tcpH *hdr.Histogram
@@ -200,6 +230,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r := &run{cfg: &cfg, errs: newErrCounter(), connectH: newHist(), tcpH: newHist(), hsH: newHist()}
 	r.messages = cfg.Scenario == Echo || (cfg.Scenario == Soak && cfg.Rate > 0)
 	r.h = &handler{r: r}
+	if p := cfg.Flow; p != nil {
+		r.h = &flowHandler{r: r}
+		r.examples = make([]string, len(p.labels))
+		r.exSet = make([]atomic.Bool, len(p.labels))
+	}
 	if r.messages {
 		pl, err := NewPayload(cfg.Payload, cfg.Size, cfg.Binary)
 		if err != nil {
@@ -228,7 +263,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		nstripes = runtime.GOMAXPROCS(0)
 	}
 	for range nstripes {
-		r.stripes = append(r.stripes, newStripe())
+		r.stripes = append(r.stripes, newStripe(cfg.Flow))
 	}
 
 	r.clk = NewRealClock()
@@ -254,18 +289,20 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 			}
 			r.remaining.Store(total)
 		}
-		for i := range nstripes {
-			sd := newSender(r.clk, r.end, func(idx int, intended int64) bool { return r.openSend(r.conns[idx], intended) }, stop)
-			r.senders = append(r.senders, sd)
-			_ = i
-		}
 		if cfg.Model == Open {
 			r.sched = ScheduleFor(r.t0, cfg.Rate, cfg.PerConnRate, cfg.Conns)
-			for _, sd := range r.senders {
-				sendWG.Add(1)
-				go func() { defer sendWG.Done(); sd.run() }()
-			}
 		}
+		iv := r.sched.Interval
+		r.startSenders(nstripes, cfg.Model == Open, func(idx int, intended int64) int64 {
+			if r.openSend(r.conns[idx], intended) {
+				return intended + iv
+			}
+			return -1
+		}, stop, &sendWG)
+	}
+	if cfg.Flow != nil {
+		// the senders' heaps are the flow's timers: thinks, deadlines, open loops
+		r.startSenders(nstripes, true, r.flowTimer, stop, &sendWG)
 	}
 	r.sending.Store(true)
 
@@ -283,8 +320,17 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		for i, id := range ids {
 			cs := &connState{r: r, id: id, idx: i, st: r.stripes[i%nstripes], quota: Quota(cfg.Messages, id, cfg.Conns)}
 			if r.messages {
-				cs.sd = r.senders[i%nstripes]
 				cs.buf = r.pl.NewBuffer()
+			}
+			if len(r.senders) > 0 {
+				cs.sd = r.senders[i%nstripes]
+			}
+			if cfg.Flow != nil {
+				fs, err := r.newSession(cs)
+				if err != nil {
+					return nil, err
+				}
+				cs.fs = fs
 			}
 			r.conns[i] = cs
 		}
@@ -304,6 +350,9 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		}
 		if interrupted || r.clk.Now() >= r.end || (cfg.Messages > 0 && r.remaining.Load() == 0) {
 			break
+		}
+		if cfg.Flow != nil && r.flowsDone.Load() == int64(r.nconns) && r.waiting.Load() == 0 {
+			break // every connection's flow has finished
 		}
 		if cfg.Scenario != Connect && r.dialsDone.Load() && r.open.Load() == 0 {
 			allGone = true // every connection failed or dropped: nothing left to measure
@@ -331,6 +380,12 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 			if recv >= sent {
 				break
 			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if cfg.Flow != nil && !interrupted {
+		deadline := time.Now().Add(cfg.Drain)
+		for time.Now().Before(deadline) && ctx.Err() == nil && r.waiting.Load() > 0 {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
@@ -381,7 +436,7 @@ func (r *run) dialOptions(cs *connState) *engine.DialOptions {
 	return &engine.DialOptions{
 		Handler:        r.h,
 		Value:          cs,
-		Header:         r.cfg.header(cs.id),
+		Header:         r.cfg.header(cs),
 		Protocols:      r.cfg.Subprotocols,
 		LocalAddr:      r.cfg.localAddr(cs.id),
 		PingInterval:   r.cfg.Ping,
@@ -406,6 +461,9 @@ func (r *run) dial(ctx context.Context, cs *connState, intended int64) {
 		r.failed.Add(1)
 		r.errs.addErr(err)
 		r.forfeit(cs) // nobody else owns the quota of a connection that never opened
+		if cs.fs != nil {
+			cs.fs.stop()
+		}
 		return
 	}
 	r.opened.Add(1)
@@ -488,9 +546,8 @@ func (r *run) closedSend(cs *connState, c *engine.Conn) {
 // handler is the engine Handler of every connection of a run.
 type handler struct{ r *run }
 
-func (h *handler) OnOpen(c *engine.Conn) {
-	r := h.r
-	cs := c.Value().(*connState)
+// connOpened counts an open connection (every handler).
+func (r *run) connOpened(c *engine.Conn) {
 	n := r.open.Add(1)
 	for p := r.peak.Load(); n > p && !r.peak.CompareAndSwap(p, n); p = r.peak.Load() {
 	}
@@ -499,6 +556,22 @@ func (h *handler) OnOpen(c *engine.Conn) {
 			r.deflate.Add(1)
 		}
 	}
+}
+
+// connClosed counts a closed connection: dropped unless the run or the flow closed it.
+func (r *run) connClosed(cs *connState, err error) {
+	cs.down.Store(true)
+	r.open.Add(-1)
+	if !r.closing.Load() && !cs.selfClose.Load() {
+		r.dropped.Add(1)
+		r.errs.addErr(err)
+	}
+}
+
+func (h *handler) OnOpen(c *engine.Conn) {
+	r := h.r
+	cs := c.Value().(*connState)
+	r.connOpened(c)
 	if !r.messages {
 		return
 	}
@@ -509,7 +582,7 @@ func (h *handler) OnOpen(c *engine.Conn) {
 	}
 	cs.conn = c // published to the sender by add's mutex
 	iv := r.sched.Interval
-	cs.sd.add(cs.idx, FirstSlot(r.sched.Phase(cs.id), iv, r.clk.Now()), iv)
+	cs.sd.add(cs.idx, FirstSlot(r.sched.Phase(cs.id), iv, r.clk.Now()))
 }
 
 var (
@@ -572,11 +645,7 @@ func (h *handler) OnClose(c *engine.Conn, err error) {
 	if r.messages && r.cfg.Model == Closed {
 		r.forfeit(cs) // the loop owns the closed model's quota
 	}
-	r.open.Add(-1)
-	if !r.closing.Load() && !cs.selfClose.Load() {
-		r.dropped.Add(1)
-		r.errs.addErr(err)
-	}
+	r.connClosed(cs, err)
 }
 
 func (h *handler) OnPong(c *engine.Conn, _ []byte) {
@@ -776,6 +845,9 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 	}
 	_ = sentAll
 	_ = recvAll
+	if cfg.Flow != nil {
+		r.flowResult(res)
+	}
 	res.TCPConnect = Summarize(r.tcpH)
 	res.Handshake = Summarize(r.hsH)
 	if cfg.Model == Open && r.messages {

@@ -9,14 +9,18 @@ import (
 	"time"
 )
 
-// SLO is one service-level objective, e.g. p99<50ms, p99.9<=100ms, max<1s, mean<5ms,
-// errors<1% (of messages sent plus dials attempted; of dials for connect), errors<10, lost<=0.
+// SLO is one service-level objective: p99<50ms, p99.9<=100ms, max<1s, mean<5ms, errors<1%
+// (of messages sent plus dials attempted; of dials for connect), errors<10, lost<=0 on the
+// run's latency; and on a flow's named metrics p99(say)<100ms, mean(fanout)<20ms,
+// rate(say)>=900/s, count(pong)>0, timeouts(say)<0.1% (of that expect's outcomes).
 type SLO struct {
-	Raw     string
-	Metric  string // p<N>, max, mean, errors, lost
-	Pct     float64
-	OrEqual bool
-	Limit   float64 // ms for latency; a count or a percentage
+	Raw    string
+	Metric string // p<N>, max, mean, errors, lost, rate, count, timeouts
+	Name   string // the named metric or label, "" for the run's latency
+	Pct    float64
+	Op     string // <, <=, >, >=
+	Limit  float64
+	// Percent: the limit is a percentage (errors, lost, timeouts).
 	Percent bool
 }
 
@@ -36,42 +40,9 @@ func ParseSLO(s string) ([]SLO, error) {
 		if part == "" {
 			continue
 		}
-		o := SLO{Raw: part}
-		i := strings.IndexAny(part, "<")
-		if i <= 0 {
-			return nil, fmt.Errorf("objective %q: want metric<limit, e.g. p99<50ms", part)
-		}
-		o.Metric = strings.ToLower(strings.TrimSpace(part[:i]))
-		rest := part[i+1:]
-		if strings.HasPrefix(rest, "=") {
-			o.OrEqual, rest = true, rest[1:]
-		}
-		rest = strings.TrimSpace(rest)
-		switch {
-		case o.Metric == "max" || o.Metric == "mean" || strings.HasPrefix(o.Metric, "p"):
-			if strings.HasPrefix(o.Metric, "p") {
-				p, err := strconv.ParseFloat(o.Metric[1:], 64)
-				if err != nil || p <= 0 || p > 100 {
-					return nil, fmt.Errorf("objective %q: percentile %q: want p50, p99, p99.9...", part, o.Metric)
-				}
-				o.Pct = p
-			}
-			d, err := time.ParseDuration(rest)
-			if err != nil {
-				return nil, fmt.Errorf("objective %q: limit %q is not a duration such as 50ms", part, rest)
-			}
-			o.Limit = float64(d) / 1e6
-		case o.Metric == "errors" || o.Metric == "lost":
-			if strings.HasSuffix(rest, "%") {
-				o.Percent, rest = true, strings.TrimSuffix(rest, "%")
-			}
-			v, err := strconv.ParseFloat(rest, 64)
-			if err != nil || v < 0 {
-				return nil, fmt.Errorf("objective %q: limit %q: want a count or a percentage", part, rest)
-			}
-			o.Limit = v
-		default:
-			return nil, fmt.Errorf("objective %q: unknown metric %q (pNN, max, mean, errors, lost)", part, o.Metric)
+		o, err := parseObjective(part)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, o)
 	}
@@ -81,57 +52,182 @@ func ParseSLO(s string) ([]SLO, error) {
 	return out, nil
 }
 
-// CheckSLO evaluates the objectives on r; latency objectives read the message latency, or
-// the connect latency for the connect scenario.
-func CheckSLO(r *Result, slos []SLO) ([]SLOResult, bool) {
-	lat := r.Latency
-	if r.Scenario == Connect {
-		lat = r.Connect
+func parseObjective(part string) (SLO, error) {
+	o := SLO{Raw: part}
+	i := strings.IndexAny(part, "<>")
+	if i <= 0 {
+		return o, fmt.Errorf("objective %q: want metric<limit, e.g. p99<50ms or p99(say)<100ms", part)
 	}
+	o.Op = part[i : i+1]
+	rest := part[i+1:]
+	if strings.HasPrefix(rest, "=") {
+		o.Op, rest = o.Op+"=", rest[1:]
+	}
+	rest = strings.TrimSpace(rest)
+	o.Metric = strings.ToLower(strings.TrimSpace(part[:i]))
+	if j := strings.IndexByte(o.Metric, '('); j > 0 {
+		if !strings.HasSuffix(o.Metric, ")") {
+			return o, fmt.Errorf("objective %q: %q lacks its )", part, o.Metric)
+		}
+		o.Name = strings.TrimSpace(strings.TrimSpace(part[:i])[j+1 : len(strings.TrimSpace(part[:i]))-1])
+		o.Metric = o.Metric[:j]
+		if o.Name == "" {
+			return o, fmt.Errorf("objective %q: empty name in ()", part)
+		}
+	}
+	count := func() error {
+		if strings.HasSuffix(rest, "%") {
+			o.Percent, rest = true, strings.TrimSuffix(rest, "%")
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil || v < 0 {
+			return fmt.Errorf("objective %q: limit %q: want a count or a percentage", part, rest)
+		}
+		o.Limit = v
+		return nil
+	}
+	switch {
+	case o.Metric == "max" || o.Metric == "mean" || (strings.HasPrefix(o.Metric, "p") && len(o.Metric) > 1 && o.Metric[1] >= '0' && o.Metric[1] <= '9'):
+		if strings.HasPrefix(o.Metric, "p") {
+			p, err := strconv.ParseFloat(o.Metric[1:], 64)
+			if err != nil || p <= 0 || p > 100 {
+				return o, fmt.Errorf("objective %q: percentile %q: want p50, p99, p99.9...", part, o.Metric)
+			}
+			o.Pct = p
+		}
+		d, err := time.ParseDuration(rest)
+		if err != nil {
+			return o, fmt.Errorf("objective %q: limit %q is not a duration such as 50ms", part, rest)
+		}
+		o.Limit = float64(d) / 1e6
+	case o.Metric == "errors" || o.Metric == "lost":
+		if o.Name != "" {
+			return o, fmt.Errorf("objective %q: %s takes no name", part, o.Metric)
+		}
+		if err := count(); err != nil {
+			return o, err
+		}
+	case o.Metric == "timeouts" || o.Metric == "count":
+		if o.Name == "" {
+			return o, fmt.Errorf("objective %q: %s needs a label, e.g. %s(say)", part, o.Metric, o.Metric)
+		}
+		if err := count(); err != nil {
+			return o, err
+		}
+		if o.Percent && o.Metric == "count" {
+			return o, fmt.Errorf("objective %q: count takes a number, not a percentage", part)
+		}
+	case o.Metric == "rate":
+		if o.Name == "" {
+			return o, fmt.Errorf("objective %q: rate needs a name, e.g. rate(say)>=900/s", part)
+		}
+		v, err := parseRate(rest)
+		if err != nil {
+			return o, fmt.Errorf("objective %q: %v", part, err)
+		}
+		o.Limit = v
+	default:
+		return o, fmt.Errorf("objective %q: unknown metric %q (pNN, max, mean, errors, lost; for flows also rate, count, timeouts)", part, o.Metric)
+	}
+	return o, nil
+}
+
+func (o SLO) met(v float64) bool {
+	switch o.Op {
+	case "<":
+		return v < o.Limit
+	case "<=":
+		return v <= o.Limit
+	case ">":
+		return v > o.Limit
+	}
+	return v >= o.Limit
+}
+
+// CheckSLO evaluates the objectives on r; unnamed latency objectives read the message
+// latency (the connect latency for connect), named ones a flow's metric of that name.
+func CheckSLO(r *Result, slos []SLO) ([]SLOResult, bool) {
 	all := true
 	var out []SLOResult
 	for _, o := range slos {
-		var v float64
-		unit := "ms"
-		switch o.Metric {
-		case "max":
-			v = lat.MaxMs
-		case "mean":
-			v = lat.MeanMs
-		case "errors", "lost":
-			n := float64(r.ErrorsTotal)
-			if o.Metric == "lost" {
-				n = float64(r.Messages.Lost)
-			}
-			unit = ""
-			if o.Percent {
-				// Errors come from dials and from messages, so the rate is over both: a soak
-				// sends few messages, and its failed dials must not read as 100%.
-				dials := float64(r.Connections.Opened + r.Connections.Failed)
-				base := float64(r.Messages.SentTotal) + dials
-				if r.Scenario == Connect {
-					base = dials
-				}
-				if base > 0 {
-					v = 100 * n / base
-				} else if n > 0 {
-					v = 100
-				}
-				unit = "%"
-			} else {
-				v = n
-			}
-		default:
-			v = lat.Quantile(o.Pct)
-		}
-		met := v < o.Limit || (o.OrEqual && v == o.Limit)
-		if lat.Count == 0 && unit == "ms" {
-			met = false // nothing measured meets nothing
-		}
+		v, unit, ok := r.sloValue(o)
+		met := ok && o.met(v)
 		all = all && met
 		out = append(out, SLOResult{Objective: o.Raw, Value: v, Unit: unit, Met: met})
 	}
 	return out, all
+}
+
+// sloValue is the figure an objective reads; ok is false when there is none (nothing
+// measured meets no latency objective).
+func (r *Result) sloValue(o SLO) (float64, string, bool) {
+	lat := r.Latency
+	if r.Scenario == Connect {
+		lat = r.Connect
+	}
+	if o.Name != "" {
+		switch o.Metric {
+		case "timeouts", "count", "rate":
+		default:
+			m := r.metric(o.Name)
+			if m == nil {
+				return 0, "ms", false
+			}
+			lat = m.Latency
+		}
+	}
+	pct := func(n, base float64) float64 {
+		if base > 0 {
+			return 100 * n / base
+		}
+		if n > 0 {
+			return 100
+		}
+		return 0
+	}
+	switch o.Metric {
+	case "max":
+		return lat.MaxMs, "ms", lat.Count > 0
+	case "mean":
+		return lat.MeanMs, "ms", lat.Count > 0
+	case "errors", "lost":
+		n := float64(r.ErrorsTotal)
+		if o.Metric == "lost" {
+			n = float64(r.Messages.Lost)
+		}
+		if !o.Percent {
+			return n, "", true
+		}
+		// Errors come from dials and from messages, so the rate is over both: a soak sends
+		// few messages, and its failed dials must not read as 100%.
+		dials := float64(r.Connections.Opened + r.Connections.Failed)
+		base := float64(r.Messages.SentTotal) + dials
+		if r.Scenario == Connect {
+			base = dials
+		}
+		return pct(n, base), "%", true
+	case "timeouts":
+		n := float64(r.count("timeouts(" + o.Name + ")").Total)
+		if !o.Percent {
+			return n, "", true
+		}
+		return pct(n, n+float64(r.count(o.Name).Total)), "%", true
+	case "count":
+		if m := r.metric(o.Name); m != nil {
+			return float64(m.Latency.Count), "", true
+		}
+		return float64(r.count(o.Name).Count), "", true
+	case "rate":
+		n := float64(r.count(o.Name).Count)
+		if m := r.metric(o.Name); m != nil {
+			n = float64(m.Latency.Count)
+		}
+		if r.MeasuredS <= 0 {
+			return 0, "/s", false
+		}
+		return n / r.MeasuredS, "/s", true
+	}
+	return lat.Quantile(o.Pct), "ms", lat.Count > 0
 }
 
 // FindStep is one rate tried by Find.

@@ -186,10 +186,10 @@ func TestSeqTrack(t *testing.T) {
 
 func TestParseSLO(t *testing.T) {
 	slos, err := ParseSLO("p99<50ms, p99.9<=100ms,max<1s,errors<1%")
-	if err != nil || len(slos) != 4 || slos[0].Pct != 99 || slos[0].Limit != 50 || !slos[1].OrEqual || !slos[3].Percent {
+	if err != nil || len(slos) != 4 || slos[0].Pct != 99 || slos[0].Limit != 50 || slos[1].Op != "<=" || !slos[3].Percent {
 		t.Fatalf("%+v %v", slos, err)
 	}
-	for _, bad := range []string{"p99>5ms", "p101<5ms", "foo<1", "p99<fast"} {
+	for _, bad := range []string{"p99=5ms", "p101<5ms", "rate<5", "timeouts<1", "foo<1", "p99<fast"} {
 		if _, err := ParseSLO(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -220,7 +220,7 @@ func TestConfigHeaders(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	h := c.header(3)
+	h := c.header(&connState{id: 3})
 	if h.Get("Authorization") != "Bearer b" || h.Get("X-Conn") != "3" {
 		t.Fatalf("%v", h)
 	}
