@@ -1,4 +1,4 @@
-package flows
+package flows_test
 
 import "testing"
 

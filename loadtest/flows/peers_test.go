@@ -1,4 +1,4 @@
-package flows
+package flows_test
 
 // The real servers the protocol flows are tested against, started on free loopback ports by
 // the tests themselves (`bash .ci/install-peers` installs them; no system service is used):
