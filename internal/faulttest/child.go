@@ -1,0 +1,67 @@
+package faulttest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/wsfleet/wsfleet/loadtest/server"
+)
+
+// ChildMain runs the role a parent asked for through RoleEnv and exits; it returns at once
+// when RoleEnv is unset (the process is the test itself). Call it first in TestMain.
+func ChildMain() {
+	switch os.Getenv(RoleEnv) {
+	case "":
+		return
+	case "server":
+		os.Exit(serveChild(os.Getenv(AddrEnv)))
+	case "clients":
+		os.Exit(workerChild(os.Stdin, os.Stdout))
+	default:
+		fmt.Fprintf(os.Stderr, "faulttest: unknown %s %q\n", RoleEnv, os.Getenv(RoleEnv))
+		os.Exit(2)
+	}
+}
+
+// serveChild runs the reference server until stdin ends, reporting "HS <unix ns> <upgrades>"
+// whenever the count of completed upgrades changed (checked every 5 ms) and "IN <messages>"
+// every 100 ms, so the parent sees the handshake rate of a reconnection storm.
+func serveChild(addr string) int {
+	s, err := server.Start(server.Options{Addr: addr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	out := bufio.NewWriter(os.Stdout)
+	fmt.Fprintf(out, "LISTENING %s\n", s.Addr())
+	_ = out.Flush()
+	eof := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(eof)
+	}()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	var last, lastIn int64
+	for n := 0; ; n++ {
+		select {
+		case <-eof:
+			_ = s.Close()
+			return 0
+		case now := <-tick.C:
+			st := s.Stats()
+			if st.Upgraded != last {
+				last = st.Upgraded
+				fmt.Fprintf(out, "HS %d %d\n", now.UnixNano(), last)
+			}
+			if n%20 == 0 && st.MessagesIn != lastIn {
+				lastIn = st.MessagesIn
+				fmt.Fprintf(out, "IN %d\n", lastIn)
+			}
+			_ = out.Flush()
+		}
+	}
+}
