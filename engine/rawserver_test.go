@@ -19,9 +19,19 @@ import (
 // ws:// base URL. Everything stops in t.Cleanup.
 func rawServer(t testing.TB, serve func(c net.Conn, br *bufio.Reader)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, stop, err := serveRaw(serve)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
+}
+
+// serveRaw is rawServer for callers without a testing.TB (examples): stop ends everything.
+func serveRaw(serve func(c net.Conn, br *bufio.Reader)) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -45,7 +55,7 @@ func rawServer(t testing.TB, serve func(c net.Conn, br *bufio.Reader)) string {
 			}()
 		}
 	}()
-	t.Cleanup(func() {
+	return "ws://" + ln.Addr().String(), func() {
 		ln.Close()
 		mu.Lock()
 		for _, c := range conns {
@@ -53,8 +63,7 @@ func rawServer(t testing.TB, serve func(c net.Conn, br *bufio.Reader)) string {
 		}
 		mu.Unlock()
 		wg.Wait()
-	})
-	return "ws://" + ln.Addr().String()
+	}, nil
 }
 
 func acceptKey(key string) string {
