@@ -3,7 +3,10 @@
 // with 1000 and waits for the close handshake.
 //
 //	wscat [-H 'Name: value']... [-subprotocol p] [-compress] [-connect-timeout 8s] [-recv-timeout 0] [-v]
-//	      [-cacert ca.pem] [-cert c.pem -key k.pem] [-insecure] ws://host:port/path | wss://...
+//	      [-cacert ca.pem] [-cert c.pem -key k.pem] [-insecure] [-proxy URL|none] ws://host:port/path | wss://...
+//
+// Without -proxy, HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY apply (engine.ProxyFromEnvironment);
+// -proxy none dials directly.
 //
 // Exit status: 0 when the connection ends with close code 1000; 1 otherwise, with one line on
 // standard error naming the cause (HTTP status, close code and reason, timeout, protocol error);
@@ -21,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -64,6 +68,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	insecure := fs.Bool("insecure", false, "INSECURE: do not verify the server's TLS certificate (anyone in the path can read and change the traffic)")
 	certFile := fs.String("cert", "", "PEM client certificate for mutual TLS (with -key)")
 	keyFile := fs.String("key", "", "PEM private key of -cert")
+	proxy := fs.String("proxy", "", "proxy `URL`: http://[user:pass@]host:port (CONNECT), https://…, socks5://…, socks5h://… (the proxy resolves names); \"none\" dials directly. Default: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: wscat [flags] ws://host:port/path")
 		fs.PrintDefaults()
@@ -86,6 +91,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts.TLSConfig = tlsConf
+	if opts.Proxy, err = proxyFlag(*proxy); err != nil {
+		fmt.Fprintf(stderr, "wscat: %v\n", err)
+		return 2
+	}
 	if *insecure {
 		fmt.Fprintln(stderr, "wscat: WARNING: -insecure: the server's certificate is not verified")
 	}
@@ -186,6 +195,36 @@ func describeTrace(ev engine.TraceEvent) string {
 		return fmt.Sprintf("* %s %s: %v", ts, ev.Kind, ev.Err)
 	}
 	return fmt.Sprintf("* %s %s", ts, ev.Kind)
+}
+
+// proxyFlag turns -proxy into DialOptions.Proxy: "" leaves the environment's, "none" dials
+// directly, and a URL without a scheme is an http:// proxy (as in HTTP_PROXY).
+func proxyFlag(v string) (func(*url.URL) (*url.URL, error), error) {
+	switch v {
+	case "":
+		return nil, nil
+	case "none":
+		return engine.NoProxy, nil
+	}
+	raw := v
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err == nil && u.Host == "" {
+		err = errors.New("no host")
+	}
+	if err == nil {
+		switch u.Scheme {
+		case "http", "https", "socks5", "socks5h":
+		default:
+			err = fmt.Errorf("scheme %q is not http, https, socks5 or socks5h", u.Scheme)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-proxy %q: %v (want scheme://[user:password@]host:port, or none)", v, err)
+	}
+	return engine.ProxyURL(u), nil
 }
 
 // tlsConfig builds the wss:// settings from the flags (nil: system roots, full verification).
