@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 func TestCloseCodeAllowedOnWire(t *testing.T) {
@@ -19,10 +21,6 @@ func TestCloseCodeAllowedOnWire(t *testing.T) {
 	}
 }
 
-func closePayload(code uint16, reason string) []byte {
-	return append([]byte{byte(code >> 8), byte(code)}, reason...)
-}
-
 func TestParseClosePayload(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -33,29 +31,29 @@ func TestParseClosePayload(t *testing.T) {
 	}{
 		{"empty means no status", nil, CloseNoStatus, "", nil},
 		{"one byte", []byte{0x03}, 0, "", ErrCloseTooShort},
-		{"normal, no reason", closePayload(1000, ""), CloseNormal, "", nil},
-		{"normal with reason", closePayload(1000, "bye"), CloseNormal, "bye", nil},
-		{"UTF-8 reason", closePayload(1001, "до свидания 👋"), CloseGoingAway, "до свидания 👋", nil},
-		{"1003", closePayload(1003, ""), CloseUnsupportedData, "", nil},
-		{"1007", closePayload(1007, ""), CloseInvalidPayload, "", nil},
-		{"1014", closePayload(1014, ""), CloseBadGateway, "", nil},
-		{"3000", closePayload(3000, ""), 3000, "", nil},
-		{"4999", closePayload(4999, "x"), 4999, "x", nil},
-		{"0", closePayload(0, ""), 0, "", ErrInvalidCloseCode},
-		{"999", closePayload(999, ""), 999, "", ErrInvalidCloseCode},
-		{"1004 reserved", closePayload(1004, ""), 1004, "", ErrInvalidCloseCode},
-		{"1005 never on the wire", closePayload(1005, ""), CloseNoStatus, "", ErrInvalidCloseCode},
-		{"1006 never on the wire", closePayload(1006, ""), CloseAbnormal, "", ErrInvalidCloseCode},
-		{"1015 never on the wire", closePayload(1015, ""), CloseTLSHandshake, "", ErrInvalidCloseCode},
-		{"1016 unassigned", closePayload(1016, ""), 1016, "", ErrInvalidCloseCode},
-		{"2999", closePayload(2999, ""), 2999, "", ErrInvalidCloseCode},
-		{"5000", closePayload(5000, ""), 5000, "", ErrInvalidCloseCode},
-		{"65535", closePayload(65535, ""), 65535, "", ErrInvalidCloseCode},
-		{"invalid UTF-8 reason", closePayload(1000, "a\xffb"), CloseNormal, "a\xffb", ErrInvalidCloseReason},
-		{"truncated UTF-8 reason", closePayload(1000, "caf\xc3"), CloseNormal, "caf\xc3", ErrInvalidCloseReason},
-		{"surrogate in reason", closePayload(1000, "\xed\xa0\x80"), CloseNormal, "\xed\xa0\x80", ErrInvalidCloseReason},
-		{"125 bytes", closePayload(1000, strings.Repeat("r", 123)), CloseNormal, strings.Repeat("r", 123), nil},
-		{"126 bytes", closePayload(1000, strings.Repeat("r", 124)), 0, "", ErrControlTooLong},
+		{"normal, no reason", testkit.ClosePayload(1000, ""), CloseNormal, "", nil},
+		{"normal with reason", testkit.ClosePayload(1000, "bye"), CloseNormal, "bye", nil},
+		{"UTF-8 reason", testkit.ClosePayload(1001, "до свидания 👋"), CloseGoingAway, "до свидания 👋", nil},
+		{"1003", testkit.ClosePayload(1003, ""), CloseUnsupportedData, "", nil},
+		{"1007", testkit.ClosePayload(1007, ""), CloseInvalidPayload, "", nil},
+		{"1014", testkit.ClosePayload(1014, ""), CloseBadGateway, "", nil},
+		{"3000", testkit.ClosePayload(3000, ""), 3000, "", nil},
+		{"4999", testkit.ClosePayload(4999, "x"), 4999, "x", nil},
+		{"0", testkit.ClosePayload(0, ""), 0, "", ErrInvalidCloseCode},
+		{"999", testkit.ClosePayload(999, ""), 999, "", ErrInvalidCloseCode},
+		{"1004 reserved", testkit.ClosePayload(1004, ""), 1004, "", ErrInvalidCloseCode},
+		{"1005 never on the wire", testkit.ClosePayload(1005, ""), CloseNoStatus, "", ErrInvalidCloseCode},
+		{"1006 never on the wire", testkit.ClosePayload(1006, ""), CloseAbnormal, "", ErrInvalidCloseCode},
+		{"1015 never on the wire", testkit.ClosePayload(1015, ""), CloseTLSHandshake, "", ErrInvalidCloseCode},
+		{"1016 unassigned", testkit.ClosePayload(1016, ""), 1016, "", ErrInvalidCloseCode},
+		{"2999", testkit.ClosePayload(2999, ""), 2999, "", ErrInvalidCloseCode},
+		{"5000", testkit.ClosePayload(5000, ""), 5000, "", ErrInvalidCloseCode},
+		{"65535", testkit.ClosePayload(65535, ""), 65535, "", ErrInvalidCloseCode},
+		{"invalid UTF-8 reason", testkit.ClosePayload(1000, "a\xffb"), CloseNormal, "a\xffb", ErrInvalidCloseReason},
+		{"truncated UTF-8 reason", testkit.ClosePayload(1000, "caf\xc3"), CloseNormal, "caf\xc3", ErrInvalidCloseReason},
+		{"surrogate in reason", testkit.ClosePayload(1000, "\xed\xa0\x80"), CloseNormal, "\xed\xa0\x80", ErrInvalidCloseReason},
+		{"125 bytes", testkit.ClosePayload(1000, strings.Repeat("r", 123)), CloseNormal, strings.Repeat("r", 123), nil},
+		{"126 bytes", testkit.ClosePayload(1000, strings.Repeat("r", 124)), 0, "", ErrControlTooLong},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -75,9 +73,9 @@ func TestAppendClosePayload(t *testing.T) {
 		want   []byte
 		err    error
 	}{
-		{"normal", CloseNormal, "", closePayload(1000, ""), nil},
-		{"with reason", CloseGoingAway, "shutting down", closePayload(1001, "shutting down"), nil},
-		{"private code", 4321, "é", closePayload(4321, "é"), nil},
+		{"normal", CloseNormal, "", testkit.ClosePayload(1000, ""), nil},
+		{"with reason", CloseGoingAway, "shutting down", testkit.ClosePayload(1001, "shutting down"), nil},
+		{"private code", 4321, "é", testkit.ClosePayload(4321, "é"), nil},
 		{"no status means empty payload", CloseNoStatus, "", nil, nil},
 		{"no status with reason", CloseNoStatus, "x", nil, ErrInvalidCloseCode},
 		{"abnormal", CloseAbnormal, "", nil, ErrInvalidCloseCode},
@@ -85,7 +83,7 @@ func TestAppendClosePayload(t *testing.T) {
 		{"1004", 1004, "", nil, ErrInvalidCloseCode},
 		{"2000", 2000, "", nil, ErrInvalidCloseCode},
 		{"5000", 5000, "", nil, ErrInvalidCloseCode},
-		{"reason of 123 bytes", CloseNormal, strings.Repeat("a", 123), closePayload(1000, strings.Repeat("a", 123)), nil},
+		{"reason of 123 bytes", CloseNormal, strings.Repeat("a", 123), testkit.ClosePayload(1000, strings.Repeat("a", 123)), nil},
 		{"reason of 124 bytes", CloseNormal, strings.Repeat("a", 124), nil, ErrCloseReasonTooLong},
 		{"invalid UTF-8", CloseNormal, "bad \xc0\xaf", nil, ErrInvalidCloseReason},
 		{"truncated UTF-8", CloseNormal, "caf\xc3", nil, ErrInvalidCloseReason},
@@ -129,10 +127,10 @@ func TestClosePayloadDoesNotAllocate(t *testing.T) {
 func FuzzParseClosePayload(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0x03})
-	f.Add(closePayload(1000, "bye"))
-	f.Add(closePayload(1005, ""))
-	f.Add(closePayload(4000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"))
-	f.Add(closePayload(1000, "\xed\xa0\x80"))
+	f.Add(testkit.ClosePayload(1000, "bye"))
+	f.Add(testkit.ClosePayload(1005, ""))
+	f.Add(testkit.ClosePayload(4000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"))
+	f.Add(testkit.ClosePayload(1000, "\xed\xa0\x80"))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		code, reason, err := ParseClosePayload(p)
 		var want error
@@ -161,7 +159,7 @@ func FuzzParseClosePayload(f *testing.F) {
 }
 
 func BenchmarkParseClosePayload(b *testing.B) {
-	p := closePayload(1001, "server is restarting, please reconnect")
+	p := testkit.ClosePayload(1001, "server is restarting, please reconnect")
 	b.ReportAllocs()
 	b.SetBytes(int64(len(p)))
 	for b.Loop() {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // jsonLike returns n bytes of JSON-ish text, different for each seed: what a market-data
@@ -29,15 +31,6 @@ func jsonLike(n int, seed uint64) []byte {
 			r.IntN(1000), int64(1700000000000)+r.Int64N(1e9), names[r.IntN(len(names))], r.IntN(50))
 	}
 	return b.Bytes()[:n]
-}
-
-func randomBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 11))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
 }
 
 // pair is a sender and a receiver of one direction of a connection.
@@ -87,7 +80,7 @@ func TestDeflateRoundTrip(t *testing.T) {
 							continue
 						}
 						p.roundTrip(t, jsonLike(n, uint64(i)))
-						p.roundTrip(t, randomBytes(n/4, uint64(i)))
+						p.roundTrip(t, testkit.Bytes(n/4, uint64(i)))
 						p.roundTrip(t, jsonLike(n, uint64(i))) // the same again: back-references
 					}
 					if noContext && (p.d.HistoryCap() != 0 || p.f.HistoryCap() != 0) {
@@ -199,7 +192,7 @@ func TestDeflateWindowLimit(t *testing.T) {
 		w := 1 << bits
 		for i := 0; i < 6; i++ {
 			// A block of w+16 random bytes repeated: every repeat starts w+16 back.
-			blk := randomBytes(w+16, uint64(i))
+			blk := testkit.Bytes(w+16, uint64(i))
 			msg := bytes.Repeat(blk, 3)
 			msg = append(msg, jsonLike(3*w, uint64(i))...)
 			z := p.d.Deflate(nil, msg, nil)
@@ -533,7 +526,7 @@ func FuzzInflate(f *testing.F) {
 func TestDeflateGrower(t *testing.T) {
 	p := newPair(t, 0, 15, false)
 	for i, n := range []int{1, 100, 255, 256, 257, 4096, 70000} {
-		msg := randomBytes(n, uint64(i))
+		msg := testkit.Bytes(n, uint64(i))
 		zg := &growBuf{b: make([]byte, 0, 8)}
 		z := p.d.Deflate(zg.b[:0], msg, zg)
 		og := &growBuf{b: make([]byte, 0, 8)}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // A server that stops reading: TrySend fails with ErrBackedUp once MaxPendingBytes are queued,
@@ -18,13 +19,13 @@ import (
 func TestBackpressure(t *testing.T) {
 	eng := newEngine(t)
 	resume := make(chan struct{})
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgrade(c, br, ""); err != nil {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
 			return
 		}
 		<-resume // not reading: the client's socket buffers fill up
 		for {
-			if _, err := readClientFrame(br, c, 10*time.Second); err != nil {
+			if _, err := testkit.ReadClientFrame(br, c, 10*time.Second); err != nil {
 				return
 			}
 		}
@@ -94,8 +95,8 @@ func TestBackpressure(t *testing.T) {
 // Close wakes a sender waiting for room.
 func TestCloseWakesWaitingSender(t *testing.T) {
 	eng := newEngine(t)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgrade(c, br, ""); err != nil {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
 			return
 		}
 		time.Sleep(3 * time.Second)

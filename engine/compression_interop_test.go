@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // deflateSizes run from empty to 1 MiB, across the frame length forms and past the 32 KiB
@@ -38,20 +39,6 @@ func jsonText(n int, seed uint64) []byte {
 		out = append(out, ' ')
 	}
 	return out
-}
-
-// binaryPayload is half random, half repeated: compressible and not.
-func binaryPayload(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 5))
-	b := make([]byte, n)
-	for i := range b {
-		if (i/512)%2 == 0 {
-			b[i] = byte(r.Uint32())
-		} else {
-			b[i] = byte(i / 512)
-		}
-	}
-	return b
 }
 
 // frameLog counts frame bytes in and out through the connection's trace.
@@ -143,9 +130,9 @@ func TestCompressionInterop(t *testing.T) {
 							if typ == engine.Text {
 								msg = jsonText(n, uint64(i))
 							} else if i%2 == 0 {
-								msg = binaryPayload(n, uint64(i))
+								msg = testkit.HalfCompressible(n, uint64(i))
 							} else {
-								msg = randomPayload(n, uint64(i)) // incompressible
+								msg = testkit.Bytes(n, uint64(i)) // incompressible
 							}
 							if err := c.SendContext(ctx, typ, msg); err != nil {
 								t.Fatalf("send %d bytes: %v", n, err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 var (
@@ -44,7 +45,7 @@ func startDeflateServer(t testing.TB) string {
 	if deflateServerErr != nil {
 		t.Fatal(deflateServerErr)
 	}
-	return startLineServer(t, deflateServerBin)
+	return testkit.StartLineServer(t, deflateServerBin)
 }
 
 // countHandler counts messages and signals when a target is reached.

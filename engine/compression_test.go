@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -17,18 +16,19 @@ import (
 
 	"github.com/wsfleet/wsfleet/codec"
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // deflateTestServer is a raw server that answers the upgrade with the given
 // Sec-WebSocket-Extensions value ("" for none) and then runs script.
 func deflateTestServer(t *testing.T, answer string, script func(c net.Conn, br *bufio.Reader)) string {
 	t.Helper()
-	return rawServer(t, func(c net.Conn, br *bufio.Reader) {
+	return testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		extra := ""
 		if answer != "" {
 			extra = "Sec-WebSocket-Extensions: " + answer + "\r\n"
 		}
-		if _, err := upgrade(c, br, extra); err != nil {
+		if _, err := testkit.Upgrade(c, br, extra); err != nil {
 			return
 		}
 		script(c, br)
@@ -122,25 +122,25 @@ func TestCompressionHandshakeRefusals(t *testing.T) {
 func TestCompressionFramesSent(t *testing.T) {
 	eng := newEngine(t)
 	type got struct {
-		frames []clientFrame
+		frames []testkit.ClientFrame
 		offer  string
 	}
 	results := make(chan got, 1)
 	const n = 7
 	server := func(answer string) string {
-		return rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		return testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 			extra := ""
 			if answer != "" {
 				extra = "Sec-WebSocket-Extensions: " + answer + "\r\n"
 			}
-			req, err := upgrade(c, br, extra)
+			req, err := testkit.Upgrade(c, br, extra)
 			if err != nil {
 				return
 			}
 			var g got
 			g.offer = req.Header.Get("Sec-WebSocket-Extensions")
 			for i := 0; i < n; i++ {
-				f, err := readClientFrame(br, c, 5*time.Second)
+				f, err := testkit.ReadClientFrame(br, c, 5*time.Second)
 				if err != nil {
 					break
 				}
@@ -178,12 +178,12 @@ func TestCompressionFramesSent(t *testing.T) {
 	f.Init(15, false)
 	wantRSV := []bool{true, false, false, false, true, true, false}
 	for i, fr := range g.frames {
-		if (fr.rsv == 0x40) != wantRSV[i] || fr.rsv&^0x40 != 0 || !fr.fin {
-			t.Errorf("frame %d (op %d, %d bytes): rsv %#x fin %v, want RSV1 %v", i, fr.op, len(fr.payload), fr.rsv, fr.fin, wantRSV[i])
+		if (fr.Rsv == 0x40) != wantRSV[i] || fr.Rsv&^0x40 != 0 || !fr.Fin {
+			t.Errorf("frame %d (op %d, %d bytes): rsv %#x fin %v, want RSV1 %v", i, fr.Op, len(fr.Payload), fr.Rsv, fr.Fin, wantRSV[i])
 		}
-		payload := fr.payload
-		if fr.rsv == 0x40 {
-			out, err := f.Inflate(nil, fr.payload, 1<<20, nil)
+		payload := fr.Payload
+		if fr.Rsv == 0x40 {
+			out, err := f.Inflate(nil, fr.Payload, 1<<20, nil)
 			if err != nil {
 				t.Fatalf("frame %d does not inflate: %v", i, err)
 			}
@@ -193,8 +193,8 @@ func TestCompressionFramesSent(t *testing.T) {
 			t.Errorf("frame %d: the message differs after inflating", i)
 		}
 	}
-	if len(g.frames[5].payload) > 300 {
-		t.Errorf("a repeated 20000-byte message took %d bytes: no context takeover?", len(g.frames[5].payload))
+	if len(g.frames[5].Payload) > 300 {
+		t.Errorf("a repeated 20000-byte message took %d bytes: no context takeover?", len(g.frames[5].Payload))
 	}
 	if p, ok := c.Compression(); !ok || p.ClientMaxWindowBits != 15 || p.ServerMaxWindowBits != 15 {
 		t.Errorf("Compression() = %+v, %v", p, ok)
@@ -209,10 +209,10 @@ func TestCompressionFramesSent(t *testing.T) {
 	send(c)
 	g = <-results
 	c.Close()
-	if last := g.frames[n-1]; last.rsv != 0x40 || !bytes.Equal(last.payload, []byte{0}) {
-		t.Errorf("empty message: rsv %#x payload % x", last.rsv, last.payload)
+	if last := g.frames[n-1]; last.Rsv != 0x40 || !bytes.Equal(last.Payload, []byte{0}) {
+		t.Errorf("empty message: rsv %#x payload % x", last.Rsv, last.Payload)
 	}
-	if s := g.frames[1]; s.rsv != 0x40 {
+	if s := g.frames[1]; s.Rsv != 0x40 {
 		t.Errorf("short message not compressed with Threshold -1")
 	}
 
@@ -225,17 +225,17 @@ func TestCompressionFramesSent(t *testing.T) {
 	send(c)
 	g = <-results
 	c.Close()
-	if last := g.frames[n-1]; last.rsv != 0 || len(last.payload) != 0 {
-		t.Errorf("empty message without context: rsv %#x payload % x", last.rsv, last.payload)
+	if last := g.frames[n-1]; last.Rsv != 0 || len(last.Payload) != 0 {
+		t.Errorf("empty message without context: rsv %#x payload % x", last.Rsv, last.Payload)
 	}
-	if s := g.frames[1]; s.rsv != 0 || string(s.payload) != "short" {
-		t.Errorf("a 5-byte message without context: rsv %#x payload %q, want it as it is", s.rsv, s.payload)
+	if s := g.frames[1]; s.Rsv != 0 || string(s.Payload) != "short" {
+		t.Errorf("a 5-byte message without context: rsv %#x payload %q, want it as it is", s.Rsv, s.Payload)
 	}
-	if g.frames[0].rsv != 0x40 {
+	if g.frames[0].Rsv != 0x40 {
 		t.Errorf("a 20000-byte text without context not compressed")
 	}
-	if len(g.frames[5].payload) < 1000 {
-		t.Errorf("client_no_context_takeover, yet a repeat took only %d bytes", len(g.frames[5].payload))
+	if len(g.frames[5].Payload) < 1000 {
+		t.Errorf("client_no_context_takeover, yet a repeat took only %d bytes", len(g.frames[5].Payload))
 	}
 
 	// Declined: plain frames.
@@ -251,8 +251,8 @@ func TestCompressionFramesSent(t *testing.T) {
 	g = <-results
 	c.Close()
 	for i, fr := range g.frames {
-		if fr.rsv != 0 {
-			t.Errorf("declined, yet frame %d has rsv %#x", i, fr.rsv)
+		if fr.Rsv != 0 {
+			t.Errorf("declined, yet frame %d has rsv %#x", i, fr.Rsv)
 		}
 	}
 }
@@ -264,7 +264,7 @@ func TestCompressionReceive(t *testing.T) {
 	eng := newEngine(t)
 	msgs := [][]byte{
 		jsonText(5000, 1), []byte("plain in between"), jsonText(5000, 1), jsonText(70000, 2),
-		jsonText(10, 3), {}, binaryPayload(3000, 4), jsonText(5000, 1),
+		jsonText(10, 3), {}, testkit.HalfCompressible(3000, 4), jsonText(5000, 1),
 	}
 	compressed := []bool{true, false, true, true, true, true, true, true}
 	script := func(split bool) func(c net.Conn, br *bufio.Reader) {
@@ -277,20 +277,20 @@ func TestCompressionReceive(t *testing.T) {
 					op = 0x2
 				}
 				if !compressed[i] {
-					out = append(out, serverFrame(0x80|op, m)...)
+					out = append(out, testkit.ServerFrame(0x80|op, m)...)
 					continue
 				}
 				p := z.compress(m)
 				if i%2 == 1 || len(p) < 3 {
-					out = append(out, serverFrame(0x80|0x40|op, p)...)
+					out = append(out, testkit.ServerFrame(0x80|0x40|op, p)...)
 					continue
 				}
 				// Three fragments, RSV1 on the first only, a ping between two.
 				a, b := len(p)/3, 2*len(p)/3
-				out = append(out, serverFrame(0x40|op, p[:a])...)
-				out = append(out, serverFrame(0x89, []byte("ping"))...)
-				out = append(out, serverFrame(0x00, p[a:b])...)
-				out = append(out, serverFrame(0x80, p[b:])...)
+				out = append(out, testkit.ServerFrame(0x40|op, p[:a])...)
+				out = append(out, testkit.ServerFrame(0x89, []byte("ping"))...)
+				out = append(out, testkit.ServerFrame(0x00, p[a:b])...)
+				out = append(out, testkit.ServerFrame(0x80, p[b:])...)
 			}
 			if split {
 				for len(out) > 0 {
@@ -303,12 +303,12 @@ func TestCompressionReceive(t *testing.T) {
 				c.Write(out)
 			}
 			for {
-				f, err := readClientFrame(br, c, 5*time.Second)
+				f, err := testkit.ReadClientFrame(br, c, 5*time.Second)
 				if err != nil {
 					return
 				}
-				if f.op == 0x8 {
-					c.Write(serverFrame(0x88, f.payload))
+				if f.Op == 0x8 {
+					c.Write(testkit.ServerFrame(0x88, f.Payload))
 					return
 				}
 			}
@@ -393,13 +393,13 @@ func TestCompressionHostile(t *testing.T) {
 		maxHeap  uint64
 		maxBytes int
 	}{
-		{"RSV1 on a continuation", [][]byte{serverFrame(0x40|0x1, good[:2]), serverFrame(0x80|0x40, good[2:])}, 1002, "reserved", 0, 0},
-		{"RSV1 on a ping", [][]byte{serverFrame(0x80|0x40|0x9, []byte("x"))}, 1002, "reserved", 0, 0},
-		{"RSV2 with deflate on", [][]byte{serverFrame(0x80|0x20|0x1, []byte("x"))}, 1002, "reserved", 0, 0},
-		{"corrupt DEFLATE data", [][]byte{serverFrame(0x80|0x40|0x2, []byte{0xff, 0xff, 0xff, 0x00, 0x12})}, 1007, "inflate", 0, 0},
-		{"compressed text not UTF-8", [][]byte{serverFrame(0x80|0x40|0x1, badUTF8)}, 1007, "UTF-8", 0, 0},
-		{"decompression bomb (64 MiB of zeros, limit 1 MiB)", [][]byte{serverFrame(0x80|0x40|0x2, zeros)}, 1009, "inflates past MaxMessageSize", 8 << 20, 1 << 20},
-		{"bomb in fragments", [][]byte{serverFrame(0x40|0x2, zeros[:1000]), serverFrame(0x80, zeros[1000:])}, 1009, "inflates past MaxMessageSize", 8 << 20, 1 << 20},
+		{"RSV1 on a continuation", [][]byte{testkit.ServerFrame(0x40|0x1, good[:2]), testkit.ServerFrame(0x80|0x40, good[2:])}, 1002, "reserved", 0, 0},
+		{"RSV1 on a ping", [][]byte{testkit.ServerFrame(0x80|0x40|0x9, []byte("x"))}, 1002, "reserved", 0, 0},
+		{"RSV2 with deflate on", [][]byte{testkit.ServerFrame(0x80|0x20|0x1, []byte("x"))}, 1002, "reserved", 0, 0},
+		{"corrupt DEFLATE data", [][]byte{testkit.ServerFrame(0x80|0x40|0x2, []byte{0xff, 0xff, 0xff, 0x00, 0x12})}, 1007, "inflate", 0, 0},
+		{"compressed text not UTF-8", [][]byte{testkit.ServerFrame(0x80|0x40|0x1, badUTF8)}, 1007, "UTF-8", 0, 0},
+		{"decompression bomb (64 MiB of zeros, limit 1 MiB)", [][]byte{testkit.ServerFrame(0x80|0x40|0x2, zeros)}, 1009, "inflates past MaxMessageSize", 8 << 20, 1 << 20},
+		{"bomb in fragments", [][]byte{testkit.ServerFrame(0x40|0x2, zeros[:1000]), testkit.ServerFrame(0x80, zeros[1000:])}, 1009, "inflates past MaxMessageSize", 8 << 20, 1 << 20},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -410,12 +410,12 @@ func TestCompressionHostile(t *testing.T) {
 				}
 				code := 0
 				for {
-					f, err := readClientFrame(br, c, 5*time.Second)
+					f, err := testkit.ReadClientFrame(br, c, 5*time.Second)
 					if err != nil {
 						break
 					}
-					if f.op == 0x8 {
-						code = closeCodeOf(f.payload)
+					if f.Op == 0x8 {
+						code = testkit.CloseCode(f.Payload)
 						break
 					}
 				}
@@ -489,26 +489,26 @@ func TestCompressionIncompressible(t *testing.T) {
 				zw, _ := stdflate.NewWriter(&zb, 6)
 				var hist []byte
 				for i, n := range sizes {
-					msg := binaryPayload(n, uint64(i))
+					msg := testkit.HalfCompressible(n, uint64(i))
 					if i%2 == 0 {
-						msg = randomPayload(n, uint64(i))
+						msg = testkit.Bytes(n, uint64(i))
 					}
 					zb.Reset()
 					zw.Write(msg)
 					zw.Flush()
-					c.Write(serverFrame(0x80|0x40|0x2, bytes.TrimSuffix(zb.Bytes(), []byte{0, 0, 0xff, 0xff})))
-					f, err := readClientFrame(br, c, 5*time.Second)
+					c.Write(testkit.ServerFrame(0x80|0x40|0x2, bytes.TrimSuffix(zb.Bytes(), []byte{0, 0, 0xff, 0xff})))
+					f, err := testkit.ReadClientFrame(br, c, 5*time.Second)
 					if err != nil {
 						errs <- err
 						return
 					}
-					if !f.masked || !f.fin || f.op != 0x2 {
-						errs <- fmt.Errorf("%d bytes: echo frame fin %v op %d masked %v", n, f.fin, f.op, f.masked)
+					if !f.Masked || !f.Fin || f.Op != 0x2 {
+						errs <- fmt.Errorf("%d bytes: echo frame fin %v op %d masked %v", n, f.Fin, f.Op, f.Masked)
 						return
 					}
-					got := f.payload
-					if f.rsv == 0x40 {
-						r := stdflate.NewReaderDict(io.MultiReader(bytes.NewReader(f.payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})), hist)
+					got := f.Payload
+					if f.Rsv == 0x40 {
+						r := stdflate.NewReaderDict(io.MultiReader(bytes.NewReader(f.Payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})), hist)
 						if got, err = io.ReadAll(r); err != nil {
 							errs <- fmt.Errorf("%d bytes: the echo does not inflate: %v", n, err)
 							return
@@ -566,15 +566,6 @@ func (deflateEchoHandler) OnMessage(c *engine.Conn, typ engine.MessageType, data
 }
 func (deflateEchoHandler) OnClose(*engine.Conn, error) {}
 
-func randomPayload(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 9))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
 // MaxMessageSize is the inflated size: a compressed message of exactly MaxMessageSize bytes
 // that does not compress (so its compressed form is a little longer) gets through, one byte
 // more fails with 1009.
@@ -582,7 +573,7 @@ func TestCompressionMaxMessageSizeIsInflated(t *testing.T) {
 	eng := newEngine(t)
 	const limit = 200_000
 	for _, n := range []int{limit, limit + 1} {
-		msg := randomPayload(n, 1)
+		msg := testkit.Bytes(n, 1)
 		var zb bytes.Buffer
 		zw, _ := stdflate.NewWriter(&zb, 0) // stored blocks: longer than the message
 		zw.Write(msg)
@@ -592,14 +583,14 @@ func TestCompressionMaxMessageSizeIsInflated(t *testing.T) {
 			t.Fatalf("test data compressed to %d bytes", len(z))
 		}
 		url := deflateTestServer(t, "permessage-deflate", func(c net.Conn, br *bufio.Reader) {
-			c.Write(serverFrame(0x80|0x40|0x2, z))
+			c.Write(testkit.ServerFrame(0x80|0x40|0x2, z))
 			for {
-				f, err := readClientFrame(br, c, 5*time.Second)
+				f, err := testkit.ReadClientFrame(br, c, 5*time.Second)
 				if err != nil {
 					return
 				}
-				if f.op == 0x8 {
-					c.Write(serverFrame(0x88, f.payload))
+				if f.Op == 0x8 {
+					c.Write(testkit.ServerFrame(0x88, f.Payload))
 					return
 				}
 			}
@@ -631,7 +622,7 @@ func TestCompressionReconnect(t *testing.T) {
 	answers := []string{"permessage-deflate", "", "permessage-deflate"}
 	results := make(chan error, len(answers))
 	var session atomic.Int32
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		k := int(session.Add(1)) - 1
 		if k >= len(answers) {
 			return
@@ -640,27 +631,27 @@ func TestCompressionReconnect(t *testing.T) {
 		if answers[k] != "" {
 			extra = "Sec-WebSocket-Extensions: " + answers[k] + "\r\n"
 		}
-		if _, err := upgrade(c, br, extra); err != nil {
+		if _, err := testkit.Upgrade(c, br, extra); err != nil {
 			results <- err
 			return
 		}
-		f, err := readClientFrame(br, c, 5*time.Second)
+		f, err := testkit.ReadClientFrame(br, c, 5*time.Second)
 		if err != nil {
 			results <- err
 			return
 		}
-		got := f.payload
+		got := f.Payload
 		switch {
-		case answers[k] == "" && f.rsv != 0:
-			results <- fmt.Errorf("session %d: RSV %#x after the server declined", k, f.rsv)
+		case answers[k] == "" && f.Rsv != 0:
+			results <- fmt.Errorf("session %d: RSV %#x after the server declined", k, f.Rsv)
 			return
-		case answers[k] != "" && f.rsv != 0x40:
+		case answers[k] != "" && f.Rsv != 0x40:
 			results <- fmt.Errorf("session %d: not compressed", k)
 			return
-		case f.rsv == 0x40:
+		case f.Rsv == 0x40:
 			var in codec.Inflater
 			in.Init(15, false) // a fresh history, as the server has
-			if got, err = in.Inflate(nil, f.payload, 1<<20, nil); err != nil {
+			if got, err = in.Inflate(nil, f.Payload, 1<<20, nil); err != nil {
 				results <- fmt.Errorf("session %d: the first message does not inflate with a fresh history: %v", k, err)
 				return
 			}
@@ -676,9 +667,9 @@ func TestCompressionReconnect(t *testing.T) {
 			return
 		}
 		for {
-			f, err := readClientFrame(br, c, 5*time.Second)
-			if err != nil || f.op == 0x8 {
-				c.Write(serverFrame(0x88, f.payload))
+			f, err := testkit.ReadClientFrame(br, c, 5*time.Second)
+			if err != nil || f.Op == 0x8 {
+				c.Write(testkit.ServerFrame(0x88, f.Payload))
 				return
 			}
 		}

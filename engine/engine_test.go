@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -15,28 +14,16 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testkit"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
 var echoSizes = []int{0, 1, 125, 126, 127, 65535, 65536, 200_000, 1 << 20}
 
-func payloadOf(n int, text bool) []byte {
-	b := make([]byte, n)
-	r := rand.New(rand.NewPCG(uint64(n), 7))
-	for i := range b {
-		if text {
-			b[i] = 'a' + byte(r.IntN(26))
-		} else {
-			b[i] = byte(r.Uint32())
-		}
-	}
-	return b
-}
-
 func TestPassiveEcho(t *testing.T) {
 	checkNoLeaks(t)
 	eng := newEngine(t)
-	url := refServer(t, server.Options{})
+	url := refServer(t, testserver.Options{})
 	c, err := eng.Dial(context.Background(), url+"/echo", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +72,7 @@ func (h *echoHandler) OnClose(c *engine.Conn, err error) { h.closed <- err }
 func TestHandlerDelivery(t *testing.T) {
 	checkNoLeaks(t)
 	eng := newEngine(t)
-	url := refServer(t, server.Options{})
+	url := refServer(t, testserver.Options{})
 	h := newEchoHandler()
 	c, err := eng.Dial(context.Background(), url+"/echo", &engine.DialOptions{Handler: h})
 	if err != nil {
@@ -93,7 +80,7 @@ func TestHandlerDelivery(t *testing.T) {
 	}
 	<-h.opened
 	for _, n := range echoSizes {
-		p := payloadOf(n, false)
+		p := testkit.Payload(n, false)
 		if err := c.Send(engine.Binary, p); err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +101,7 @@ func TestHandlerDelivery(t *testing.T) {
 func TestActiveAndOnceModes(t *testing.T) {
 	checkNoLeaks(t)
 	eng := newEngine(t)
-	url := refServer(t, server.Options{})
+	url := refServer(t, testserver.Options{})
 	owner := make(chan engine.Event, 16)
 	a, err := eng.Dial(context.Background(), url+"/echo", &engine.DialOptions{Mode: engine.Active, Owner: owner})
 	if err != nil {
@@ -180,7 +167,7 @@ func TestActiveAndOnceModes(t *testing.T) {
 
 func TestServerInitiatedClose(t *testing.T) {
 	eng := newEngine(t)
-	url := refServer(t, server.Options{})
+	url := refServer(t, testserver.Options{})
 	c, err := eng.Dial(context.Background(), url+"/close?code=4001&reason=bye", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +184,7 @@ func TestServerInitiatedClose(t *testing.T) {
 
 func TestRecvTimeouts(t *testing.T) {
 	eng := newEngine(t)
-	url := refServer(t, server.Options{})
+	url := refServer(t, testserver.Options{})
 	c, err := eng.Dial(context.Background(), url+"/echo", &engine.DialOptions{RecvTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +212,7 @@ func TestRecvTimeouts(t *testing.T) {
 
 func TestConcurrentSenders(t *testing.T) {
 	eng := newEngine(t)
-	url := refServer(t, server.Options{})
+	url := refServer(t, testserver.Options{})
 	c, err := eng.Dial(context.Background(), url+"/echo", &engine.DialOptions{InboxSize: 100_000})
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +250,7 @@ func TestConcurrentSenders(t *testing.T) {
 
 func TestStatsAndAddrs(t *testing.T) {
 	eng := newEngine(t)
-	url := refServer(t, server.Options{})
+	url := refServer(t, testserver.Options{})
 	c, err := eng.Dial(context.Background(), url+"/echo", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +278,7 @@ func TestEngineCloseEndsConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := refServer(t, server.Options{})
+	url := refServer(t, testserver.Options{})
 	var conns []*engine.Conn
 	for i := 0; i < 20; i++ {
 		c, err := eng.Dial(context.Background(), url+"/echo", nil)
@@ -319,14 +306,14 @@ var _ = atomic.Int64{}
 // and nothing reconnects.
 func TestCloseNow(t *testing.T) {
 	got := make(chan error, 1)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgrade(c, br, ""); err != nil {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
 			got <- err
 			return
 		}
-		f, err := readClientFrame(br, c, 5*time.Second)
+		f, err := testkit.ReadClientFrame(br, c, 5*time.Second)
 		if err == nil {
-			err = fmt.Errorf("the server received a frame (opcode %d) instead of the connection dropping", f.op)
+			err = fmt.Errorf("the server received a frame (opcode %d) instead of the connection dropping", f.Op)
 		} else if errors.Is(err, io.EOF) {
 			err = nil
 		}

@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
 // startServer starts the reference server: /echo, /close, /push, /reset, /stall.
-func startServer(o server.Options) *server.Server {
-	s, err := server.Start(o)
+func startServer(o testserver.Options) *testserver.Server {
+	s, err := testserver.Start(o)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func startServer(o server.Options) *server.Server {
 // The quick start: dial, send, receive, close. engine.Dial uses a
 // default engine that starts on first use.
 func Example() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 	ctx := context.Background()
 
@@ -56,7 +56,7 @@ func Example() {
 
 // Dial options: connect and receive timeouts, request headers and subprotocols.
 func ExampleDial() {
-	s := startServer(server.Options{Subprotocols: []string{"chat.v1"}})
+	s := startServer(testserver.Options{Subprotocols: []string{"chat.v1"}})
 	defer s.Close()
 
 	c, err := engine.Dial(context.Background(), s.URL()+"/echo", &engine.DialOptions{
@@ -80,7 +80,7 @@ func ExampleDial() {
 
 // An engine of one's own: loops, connections and counters.
 func ExampleEngine_Dial() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 	ctx := context.Background()
 
@@ -111,7 +111,7 @@ func ExampleEngine_Dial() {
 // A fleet: one Dialer checks the options once and its connections share them; each Dial
 // gives its connection its own Value, which the Handler finds with c.Value.
 func ExampleDialer() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	eng, err := engine.New(engine.Options{Loops: 1})
@@ -149,7 +149,7 @@ func (h *countingHandler) OnClose(*engine.Conn, error)                        {}
 // Pings are answered by the server with pongs, which the engine does not deliver unless
 // DialOptions.DeliverControl asks for them (see the Message example).
 func ExampleConn_Send() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 	ctx := context.Background()
 
@@ -182,7 +182,7 @@ func ExampleConn_Send() {
 
 // Passive receive without a timeout: Recv waits for the next message.
 func ExampleConn_Recv() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 	ctx := context.Background()
 
@@ -213,7 +213,7 @@ func ExampleConn_Recv() {
 // DialOptions.RecvTimeout or a ctx deadline bounds Recv; both give an error for which
 // errors.Is(err, engine.ErrTimeout) holds, and the connection stays usable.
 func ExampleConn_Recv_timeout() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	c, err := engine.Dial(context.Background(), s.URL()+"/echo", &engine.DialOptions{RecvTimeout: 50 * time.Millisecond})
@@ -254,7 +254,7 @@ func ExampleConn_Recv_timeout() {
 // regardless). The reference server never pings first, so this example pings it and receives
 // its pong; the interop tests (interop_test.go) show a server's ping delivered as engine.Ping.
 func ExampleMessage() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 	ctx := context.Background()
 
@@ -292,7 +292,7 @@ func ExampleMessage() {
 // Active mode: every message comes to the owner channel as an Event; the last event of a
 // connection carries Err.
 func ExampleEvent() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	owner := make(chan engine.Event, 16)
@@ -325,7 +325,7 @@ func ExampleEvent() {
 // Once mode: one message goes to the owner, then the connection is passive until
 // SetMode(engine.Once) again.
 func ExampleConn_SetMode() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 	ctx := context.Background()
 
@@ -364,7 +364,7 @@ func ExampleConn_SetMode() {
 // SetOwner hands a connection's events to another channel, and
 // SetMode(engine.Active) turns a passive connection active.
 func ExampleConn_SetOwner() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	c, err := engine.Dial(context.Background(), s.URL()+"/echo", nil) // passive
@@ -386,7 +386,7 @@ func ExampleConn_SetOwner() {
 
 // The two ends of the TCP connection.
 func ExampleConn_RemoteAddr() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	c, err := engine.Dial(context.Background(), s.URL()+"/echo", nil)
@@ -406,7 +406,7 @@ func ExampleConn_RemoteAddr() {
 // A normal close (1000). Close waits for the server's close frame (bounded by
 // CloseTimeout); afterwards Recv reports how the connection ended, and Close again does nothing.
 func ExampleConn_Close() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	c, err := engine.Dial(context.Background(), s.URL()+"/echo", nil)
@@ -425,7 +425,7 @@ func ExampleConn_Close() {
 
 // A close with a code and a reason.
 func ExampleConn_CloseWith() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	c, err := engine.Dial(context.Background(), s.URL()+"/echo", nil)
@@ -446,7 +446,7 @@ func ExampleConn_CloseWith() {
 // Drop the connection without the close handshake (the server sees the TCP
 // connection end). CloseNow does not wait; Recv reports ErrClosed once the loop has closed it.
 func ExampleConn_CloseNow() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	c, err := engine.Dial(context.Background(), s.URL()+"/echo", nil)
@@ -464,7 +464,7 @@ func ExampleConn_CloseNow() {
 // in for the chat server here: each user's line comes back on that user's own connection. One
 // owner channel carries the events of both connections, read by one goroutine.
 func Example_chat() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	owner := make(chan engine.Event, 8)
@@ -503,7 +503,7 @@ func Example_chat() {
 // {error, {http_error, 404}}: a refused upgrade is a *HandshakeError with the status, headers
 // and the start of the body.
 func ExampleHandshakeError() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	_, err := engine.Dial(context.Background(), s.URL()+"/no-such-path", nil)
@@ -520,7 +520,7 @@ func ExampleHandshakeError() {
 // {error, {closed, Code, Reason}}: a connection that the server closed reports its close frame
 // as a *CloseError, which errors.As finds.
 func ExampleCloseError() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	c, err := engine.Dial(context.Background(), s.URL()+"/close?code=4001&reason=bye", nil)
@@ -572,7 +572,7 @@ func (b *echoBot) OnClose(c *engine.Conn, err error) {
 }
 
 func ExampleHandler() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	bot := &echoBot{done: make(chan struct{}), closed: make(chan struct{})}
@@ -596,7 +596,7 @@ func ExampleHandler() {
 // Under a ReconnectPolicy the same *Conn redials (with backoff and jitter), and its owner sees
 // an Event with Reconnecting set, then one with Reconnected set.
 func ExampleReconnectPolicy() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 
 	owner := make(chan engine.Event, 8)
@@ -644,7 +644,7 @@ func ExampleReconnectPolicy() {
 // frame sent and received, pings answered, forced closes. It runs on the loop or the sending
 // goroutine, so it must be quick and safe for concurrent use.
 func ExampleTraceFunc() {
-	s := startServer(server.Options{})
+	s := startServer(testserver.Options{})
 	defer s.Close()
 	ctx := context.Background()
 

@@ -17,13 +17,14 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // violationAfterMessage serves one connection: a text message, a frame with RSV2 set and a
 // ping in one write; it reports the frames the client sends back, up to its close.
-func violationAfterMessage(t *testing.T, frames chan<- []clientFrame) string {
-	return rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgrade(c, br, ""); err != nil {
+func violationAfterMessage(t *testing.T, frames chan<- []testkit.ClientFrame) string {
+	return testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
 			return
 		}
 		serveViolationAfterMessage(c, br, false, nil, frames)
@@ -33,16 +34,16 @@ func violationAfterMessage(t *testing.T, frames chan<- []clientFrame) string {
 // violationAfterMessageTLS is the same over TLS, each frame in its own TLS record and the
 // three records in one TCP write (the engine decrypts record by record, so the violation and
 // what follows come out of one read separately).
-func violationAfterMessageTLS(t *testing.T, frames chan<- []clientFrame) (string, *x509.CertPool) {
+func violationAfterMessageTLS(t *testing.T, frames chan<- []testkit.ClientFrame) (string, *x509.CertPool) {
 	cert, roots := goodCert(t)
-	url := rawServer(t, func(c net.Conn, _ *bufio.Reader) {
+	url := testkit.RawServer(t, func(c net.Conn, _ *bufio.Reader) {
 		hc := &holdingConn{Conn: c}
 		tc := tls.Server(hc, &tls.Config{Certificates: []tls.Certificate{cert}})
 		if err := tc.Handshake(); err != nil {
 			return
 		}
 		br := bufio.NewReader(tc)
-		if _, err := upgrade(tc, br, ""); err != nil {
+		if _, err := testkit.Upgrade(tc, br, ""); err != nil {
 			return
 		}
 		hc.hold = true
@@ -75,11 +76,11 @@ func (h *holdingConn) release() error {
 
 // serveViolationAfterMessage writes the frames (separately when asked; then flush, if set,
 // sends them) and collects the client's answer.
-func serveViolationAfterMessage(c net.Conn, br *bufio.Reader, separate bool, flush func() error, frames chan<- []clientFrame) {
+func serveViolationAfterMessage(c net.Conn, br *bufio.Reader, separate bool, flush func() error, frames chan<- []testkit.ClientFrame) {
 	out := [][]byte{
-		serverFrame(0x81, []byte("Hello, world!")),
-		serverFrame(0x81|0x20, []byte("Hello, world!")), // RSV2
-		serverFrame(0x89, nil),
+		testkit.ServerFrame(0x81, []byte("Hello, world!")),
+		testkit.ServerFrame(0x81|0x20, []byte("Hello, world!")), // RSV2
+		testkit.ServerFrame(0x89, nil),
 	}
 	if !separate {
 		out = [][]byte{bytes.Join(out, nil)}
@@ -92,30 +93,30 @@ func serveViolationAfterMessage(c net.Conn, br *bufio.Reader, separate bool, flu
 	if flush != nil && flush() != nil {
 		return
 	}
-	var got []clientFrame
+	var got []testkit.ClientFrame
 	for {
-		f, err := readClientFrame(br, c, 5*time.Second)
+		f, err := testkit.ReadClientFrame(br, c, 5*time.Second)
 		if err != nil {
 			break
 		}
 		got = append(got, f)
-		if f.op == 0x8 {
+		if f.Op == 0x8 {
 			break
 		}
 	}
 	frames <- got
 }
 
-func checkEchoThenClose(t *testing.T, got []clientFrame) {
+func checkEchoThenClose(t *testing.T, got []testkit.ClientFrame) {
 	t.Helper()
-	if len(got) != 2 || got[0].op != 0x1 || string(got[0].payload) != "Hello, world!" || got[1].op != 0x8 {
+	if len(got) != 2 || got[0].Op != 0x1 || string(got[0].Payload) != "Hello, world!" || got[1].Op != 0x8 {
 		var ops []byte
 		for _, f := range got {
-			ops = append(ops, f.op)
+			ops = append(ops, f.Op)
 		}
 		t.Fatalf("client sent opcodes %v, want the echo (1) then a close (8), and no pong", ops)
 	}
-	if code := closeCodeOf(got[1].payload); code != 1002 {
+	if code := testkit.CloseCode(got[1].Payload); code != 1002 {
 		t.Errorf("close code %d, want 1002", code)
 	}
 }
@@ -131,7 +132,7 @@ func TestViolationAfterMessageEchoFirst(t *testing.T) {
 	eng := newEngine(t)
 
 	t.Run("passive", func(t *testing.T) {
-		frames := make(chan []clientFrame, 1)
+		frames := make(chan []testkit.ClientFrame, 1)
 		c, err := eng.Dial(ctx, violationAfterMessage(t, frames), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -153,7 +154,7 @@ func TestViolationAfterMessageEchoFirst(t *testing.T) {
 	})
 
 	t.Run("active", func(t *testing.T) {
-		frames := make(chan []clientFrame, 1)
+		frames := make(chan []testkit.ClientFrame, 1)
 		owner := make(chan engine.Event, 16)
 		c, err := eng.Dial(ctx, violationAfterMessage(t, frames), &engine.DialOptions{Mode: engine.Active, Owner: owner})
 		if err != nil {
@@ -178,7 +179,7 @@ func TestViolationAfterMessageEchoFirst(t *testing.T) {
 	})
 
 	t.Run("handler", func(t *testing.T) {
-		frames := make(chan []clientFrame, 1)
+		frames := make(chan []testkit.ClientFrame, 1)
 		h := &echoOnLoop{end: make(chan error, 1)}
 		if _, err := eng.Dial(ctx, violationAfterMessage(t, frames), &engine.DialOptions{Handler: h}); err != nil {
 			t.Fatal(err)
@@ -190,7 +191,7 @@ func TestViolationAfterMessageEchoFirst(t *testing.T) {
 	})
 
 	t.Run("passive over TLS", func(t *testing.T) {
-		frames := make(chan []clientFrame, 1)
+		frames := make(chan []testkit.ClientFrame, 1)
 		url, roots := violationAfterMessageTLS(t, frames)
 		c, err := eng.Dial(ctx, url, &engine.DialOptions{TLSConfig: &tls.Config{RootCAs: roots}})
 		if err != nil {
@@ -215,7 +216,7 @@ func TestViolationAfterMessageEchoFirst(t *testing.T) {
 	t.Run("passive application that stops reading", func(t *testing.T) {
 		// It takes the message and never calls Recv again: the failure completes anyway,
 		// after a short grace, without the echo.
-		frames := make(chan []clientFrame, 1)
+		frames := make(chan []testkit.ClientFrame, 1)
 		c, err := eng.Dial(ctx, violationAfterMessage(t, frames), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -227,7 +228,7 @@ func TestViolationAfterMessageEchoFirst(t *testing.T) {
 		m.Release()
 		start := time.Now()
 		got := <-frames
-		if len(got) != 1 || got[0].op != 0x8 || closeCodeOf(got[0].payload) != 1002 {
+		if len(got) != 1 || got[0].Op != 0x8 || testkit.CloseCode(got[0].Payload) != 1002 {
 			t.Fatalf("client sent %d frames, want only a close 1002", len(got))
 		}
 		if d := time.Since(start); d > 3*time.Second {

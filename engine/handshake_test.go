@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // Every way a server can botch the upgrade ends Dial with the documented error, quickly, and
@@ -81,7 +82,7 @@ func TestHostileHandshakes(t *testing.T) {
 			name: "missing Upgrade",
 			serve: func(c net.Conn, br *bufio.Reader) {
 				req := readRequest(br)
-				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+acceptKey(req)+"\r\n\r\n")
+				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+testkit.AcceptKey(req)+"\r\n\r\n")
 			},
 			check: wantReason("Upgrade"),
 		},
@@ -129,7 +130,7 @@ func TestHostileHandshakes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			url := rawServer(t, tc.serve)
+			url := testkit.RawServer(t, tc.serve)
 			opts := tc.opts
 			if opts == nil {
 				opts = &engine.DialOptions{}
@@ -153,7 +154,7 @@ func TestHostileHandshakes(t *testing.T) {
 // A server that accepts TCP and never answers: the connect timeout fires within 10% of its value.
 func TestConnectTimeoutSilentServer(t *testing.T) {
 	eng := newEngine(t)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		io.Copy(io.Discard, br)
 	})
 	for _, timeout := range []time.Duration{time.Second, 2 * time.Second} {
@@ -211,7 +212,7 @@ func readRequest(br *bufio.Reader) string {
 
 func upgradeWith(c net.Conn, br *bufio.Reader, extra string) {
 	key := readRequest(br)
-	io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+acceptKey(key)+"\r\n"+extra+"\r\n")
+	io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+testkit.AcceptKey(key)+"\r\n"+extra+"\r\n")
 	io.Copy(io.Discard, br)
 }
 
@@ -245,12 +246,12 @@ func wantReason(word string) func(t *testing.T, err error) {
 // across connections that share the kept lines.
 func TestResponseHeaderKept(t *testing.T) {
 	accepts := make(chan string, 3)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		req, err := upgrade(c, br, "X-Served-By: test\r\nSec-WebSocket-Protocol: chat\r\n")
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := testkit.Upgrade(c, br, "X-Served-By: test\r\nSec-WebSocket-Protocol: chat\r\n")
 		if err != nil {
 			return
 		}
-		accepts <- acceptKey(req.Header.Get("Sec-WebSocket-Key"))
+		accepts <- testkit.AcceptKey(req.Header.Get("Sec-WebSocket-Key"))
 		io.Copy(io.Discard, br)
 	})
 	eng := newEngine(t)

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -9,7 +10,8 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testkit"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
 // newEngine starts an engine for one test and closes it afterwards.
@@ -24,9 +26,9 @@ func newEngine(t testing.TB) *engine.Engine {
 }
 
 // refServer starts the reference server in-process; it returns the ws:// base URL.
-func refServer(t testing.TB, o server.Options) string {
+func refServer(t testing.TB, o testserver.Options) string {
 	t.Helper()
-	s, err := server.Start(o)
+	s, err := testserver.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,3 +94,24 @@ func onlyOurs(stacks string) string {
 }
 
 var _ = filepath.Join
+
+// TestMain runs the tests, or, in the copy of this binary that externalServer starts, the
+// reference server.
+func TestMain(m *testing.M) {
+	if testkit.IsChild() {
+		if err := testserver.ServeUntilStdinEOF(testserver.Options{}, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// externalServer starts the reference server in its own process (this test binary, run
+// again): the client's descriptors and allocations are then the test's alone. It returns
+// the ws:// base URL; the server stops with the test.
+func externalServer(t testing.TB) string {
+	t.Helper()
+	return testkit.StartChild(t)
+}

@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // hostileCase is one bad input from a server: what it sends after a correct upgrade, and what
@@ -29,36 +28,34 @@ type hostileCase struct {
 	keepAlive bool // the server keeps reading after sending (for close-timeout and floods)
 }
 
-func frame(b0 byte, payload []byte) []byte { return serverFrame(b0, payload) }
-
 func hostileCases() []hostileCase {
 	const fin = 0x80
 	gib := []byte{0x82, 127, 0, 0, 0, 0, 0x40, 0, 0, 0} // binary, 1 GiB announced, no payload
 	return []hostileCase{
 		{name: "masked server frame", send: func(c net.Conn) { c.Write([]byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}) }, wantCode: 1002, wantText: "masked"},
-		{name: "RSV1 without an extension", send: func(c net.Conn) { c.Write(frame(fin|0x40|0x1, []byte("x"))) }, wantCode: 1002, wantText: "reserved"},
-		{name: "RSV2 and RSV3", send: func(c net.Conn) { c.Write(frame(fin|0x30|0x2, []byte("x"))) }, wantCode: 1002, wantText: "reserved"},
-		{name: "reserved data opcode 3", send: func(c net.Conn) { c.Write(frame(fin|0x3, nil)) }, wantCode: 1002, wantText: "opcode"},
-		{name: "reserved control opcode 0xB", send: func(c net.Conn) { c.Write(frame(fin|0xB, nil)) }, wantCode: 1002, wantText: "opcode"},
-		{name: "fragmented ping", send: func(c net.Conn) { c.Write(frame(0x9, []byte("a"))) }, wantCode: 1002, wantText: "fragment"},
-		{name: "ping of 126 bytes", send: func(c net.Conn) { c.Write(frame(fin|0x9, make([]byte, 126))) }, wantCode: 1002, wantText: "125"},
-		{name: "close code 1005 on the wire", send: func(c net.Conn) { c.Write(frame(fin|0x8, []byte{0x03, 0xED})) }, wantCode: 1002, wantText: "status code"},
-		{name: "close code 999", send: func(c net.Conn) { c.Write(frame(fin|0x8, []byte{0x03, 0xE7})) }, wantCode: 1002, wantText: "status code"},
-		{name: "close code 5000", send: func(c net.Conn) { c.Write(frame(fin|0x8, []byte{0x13, 0x88})) }, wantCode: 1002, wantText: "status code"},
-		{name: "close payload of 1 byte", send: func(c net.Conn) { c.Write(frame(fin|0x8, []byte{0x03})) }, wantCode: 1002, wantText: "close"},
-		{name: "close reason not UTF-8", send: func(c net.Conn) { c.Write(frame(fin|0x8, []byte{0x03, 0xE8, 0xff, 0xfe})) }, wantCode: 1007, wantText: "UTF-8"},
-		{name: "invalid UTF-8 text", send: func(c net.Conn) { c.Write(frame(fin|0x1, []byte("ok \xc0\xaf"))) }, wantCode: 1007, wantText: "UTF-8"},
+		{name: "RSV1 without an extension", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x40|0x1, []byte("x"))) }, wantCode: 1002, wantText: "reserved"},
+		{name: "RSV2 and RSV3", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x30|0x2, []byte("x"))) }, wantCode: 1002, wantText: "reserved"},
+		{name: "reserved data opcode 3", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x3, nil)) }, wantCode: 1002, wantText: "opcode"},
+		{name: "reserved control opcode 0xB", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0xB, nil)) }, wantCode: 1002, wantText: "opcode"},
+		{name: "fragmented ping", send: func(c net.Conn) { c.Write(testkit.ServerFrame(0x9, []byte("a"))) }, wantCode: 1002, wantText: "fragment"},
+		{name: "ping of 126 bytes", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x9, make([]byte, 126))) }, wantCode: 1002, wantText: "125"},
+		{name: "close code 1005 on the wire", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x8, []byte{0x03, 0xED})) }, wantCode: 1002, wantText: "status code"},
+		{name: "close code 999", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x8, []byte{0x03, 0xE7})) }, wantCode: 1002, wantText: "status code"},
+		{name: "close code 5000", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x8, []byte{0x13, 0x88})) }, wantCode: 1002, wantText: "status code"},
+		{name: "close payload of 1 byte", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x8, []byte{0x03})) }, wantCode: 1002, wantText: "close"},
+		{name: "close reason not UTF-8", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x8, []byte{0x03, 0xE8, 0xff, 0xfe})) }, wantCode: 1007, wantText: "UTF-8"},
+		{name: "invalid UTF-8 text", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x1, []byte("ok \xc0\xaf"))) }, wantCode: 1007, wantText: "UTF-8"},
 		{name: "invalid UTF-8 in the first fragment, rest never sent", send: func(c net.Conn) {
-			c.Write(frame(0x1, []byte("caf\xed\xa0\x80"))) // a surrogate: fatal before the message ends
+			c.Write(testkit.ServerFrame(0x1, []byte("caf\xed\xa0\x80"))) // a surrogate: fatal before the message ends
 		}, wantCode: 1007, wantText: "UTF-8", keepAlive: true},
 		{name: "UTF-8 sequence split across fragments, then broken", send: func(c net.Conn) {
-			c.Write(frame(0x1, []byte("caf\xc3")))
-			c.Write(frame(0x0, []byte("(")))
+			c.Write(testkit.ServerFrame(0x1, []byte("caf\xc3")))
+			c.Write(testkit.ServerFrame(0x0, []byte("(")))
 		}, wantCode: 1007, wantText: "UTF-8", keepAlive: true},
-		{name: "continuation with nothing to continue", send: func(c net.Conn) { c.Write(frame(fin|0x0, []byte("x"))) }, wantCode: 1002, wantText: "continuation"},
+		{name: "continuation with nothing to continue", send: func(c net.Conn) { c.Write(testkit.ServerFrame(fin|0x0, []byte("x"))) }, wantCode: 1002, wantText: "continuation"},
 		{name: "new data frame inside a fragmented message", send: func(c net.Conn) {
-			c.Write(frame(0x1, []byte("a")))
-			c.Write(frame(fin|0x1, []byte("b")))
+			c.Write(testkit.ServerFrame(0x1, []byte("a")))
+			c.Write(testkit.ServerFrame(fin|0x1, []byte("b")))
 		}, wantCode: 1002, wantText: "before finishing the fragmented"},
 		{name: "frame announcing 1 GiB", send: func(c net.Conn) { c.Write(gib) }, wantCode: 1009, wantErr: nil, wantText: "1073741824-byte frame", keepAlive: true},
 		{name: "64-bit length with the top bit set", send: func(c net.Conn) {
@@ -78,20 +75,17 @@ func hostileCases() []hostileCase {
 	}
 }
 
-// robustnessRow is one line of docs/robustness.md, filled in by the test that measured it.
+// robustnessRow is one line of docs/robustness.md, measured by the test that logs it.
 type robustnessRow struct {
 	input, errText, code, detect, peak string
 }
 
-var (
-	robustnessMu   sync.Mutex
-	robustnessRows []robustnessRow
-)
+// robustnessMark starts the log line of a row; .ci/robustness collects them from
+// `go test -v` into docs/robustness.md (tests never write docs themselves).
+const robustnessMark = "robustness-row: "
 
-func recordRobustness(r robustnessRow) {
-	robustnessMu.Lock()
-	robustnessRows = append(robustnessRows, r)
-	robustnessMu.Unlock()
+func recordRobustness(t testing.TB, r robustnessRow) {
+	t.Logf("%s| %s | `%s` | %s | %s | %s |", robustnessMark, r.input, strings.ReplaceAll(r.errText, "|", "\\|"), r.code, r.detect, r.peak)
 }
 
 // heapWatcher samples the heap while a case runs, for its peak.
@@ -144,21 +138,21 @@ func TestHostileFrames(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			gotCode := make(chan int, 1)
 			sent := make(chan time.Time, 1)
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-				if _, err := upgrade(c, br, ""); err != nil {
+			url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := testkit.Upgrade(c, br, ""); err != nil {
 					return
 				}
 				sent <- time.Now()
 				tc.send(c)
-				f, err := readClientFrame(br, c, 3*time.Second)
-				if err != nil || f.op != 0x8 {
+				f, err := testkit.ReadClientFrame(br, c, 3*time.Second)
+				if err != nil || f.Op != 0x8 {
 					gotCode <- 0
 					return
 				}
-				if !f.masked {
+				if !f.Masked {
 					t.Error("client frame not masked")
 				}
-				gotCode <- closeCodeOf(f.payload)
+				gotCode <- testkit.CloseCode(f.Payload)
 			})
 			heap := watchHeap()
 			opts := tc.dialOpts
@@ -195,7 +189,7 @@ func TestHostileFrames(t *testing.T) {
 			if code == 0 {
 				wire = "— (TCP gone)"
 			}
-			recordRobustness(robustnessRow{
+			recordRobustness(t, robustnessRow{
 				input: tc.name, errText: err.Error(), code: wire,
 				detect: (detected.Sub(<-sent)).Round(100 * time.Microsecond).String(),
 				peak:   fmt.Sprintf("+%d KiB heap", growth>>10),
@@ -207,12 +201,12 @@ func TestHostileFrames(t *testing.T) {
 // A server that never answers our close frame: the close timeout ends the connection.
 func TestCloseTimeout(t *testing.T) {
 	eng := newEngine(t)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgrade(c, br, ""); err != nil {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
 			return
 		}
 		for {
-			if _, err := readClientFrame(br, c, 10*time.Second); err != nil {
+			if _, err := testkit.ReadClientFrame(br, c, 10*time.Second); err != nil {
 				return
 			}
 		}
@@ -233,7 +227,7 @@ func TestCloseTimeout(t *testing.T) {
 	if c.State() != engine.StateClosed {
 		t.Errorf("state %v", c.State())
 	}
-	recordRobustness(robustnessRow{input: "server never answers our close", errText: err.Error(), code: "1000 (ours)", detect: took.Round(time.Millisecond).String(), peak: "—"})
+	recordRobustness(t, robustnessRow{input: "server never answers our close", errText: err.Error(), code: "1000 (ours)", detect: took.Round(time.Millisecond).String(), peak: "—"})
 }
 
 // A ping flood: every ping is answered, memory stays flat, and the connection still works.
@@ -241,12 +235,12 @@ func TestPingFlood(t *testing.T) {
 	eng := newEngine(t)
 	const pings = 50_000
 	pongs := make(chan int, 1)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgrade(c, br, ""); err != nil {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
 			return
 		}
 		go func() {
-			p := frame(0x89, []byte("flood-ping-payload"))
+			p := testkit.ServerFrame(0x89, []byte("flood-ping-payload"))
 			batch := make([]byte, 0, len(p)*100)
 			for i := 0; i < 100; i++ {
 				batch = append(batch, p...)
@@ -256,20 +250,20 @@ func TestPingFlood(t *testing.T) {
 					return
 				}
 			}
-			c.Write(frame(0x81, []byte("after the flood")))
+			c.Write(testkit.ServerFrame(0x81, []byte("after the flood")))
 		}()
 		n := 0
 		for {
-			f, err := readClientFrame(br, c, 10*time.Second)
+			f, err := testkit.ReadClientFrame(br, c, 10*time.Second)
 			if err != nil {
 				pongs <- n
 				return
 			}
-			if f.op == 0xA {
+			if f.Op == 0xA {
 				n++
 			}
-			if f.op == 0x8 {
-				c.Write(frame(0x88, f.payload))
+			if f.Op == 0x8 {
+				c.Write(testkit.ServerFrame(0x88, f.Payload))
 				pongs <- n
 				return
 			}
@@ -294,7 +288,7 @@ func TestPingFlood(t *testing.T) {
 	if growth > 4<<20 {
 		t.Errorf("heap grew by %d bytes during the flood", growth)
 	}
-	recordRobustness(robustnessRow{input: fmt.Sprintf("ping flood (%d pings)", pings), errText: "none: every ping answered, connection usable", code: "—", detect: took.Round(time.Millisecond).String() + " from dial to the message after the flood", peak: fmt.Sprintf("+%d KiB heap", growth>>10)})
+	recordRobustness(t, robustnessRow{input: fmt.Sprintf("ping flood (%d pings)", pings), errText: "none: every ping answered, connection usable", code: "—", detect: took.Round(time.Millisecond).String() + " from dial to the message after the flood", peak: fmt.Sprintf("+%d KiB heap", growth>>10)})
 }
 
 // A push flood against a passive consumer that never calls Recv: the slow-consumer policy
@@ -302,12 +296,12 @@ func TestPingFlood(t *testing.T) {
 func TestPushFloodSlowConsumer(t *testing.T) {
 	eng := newEngine(t)
 	code := make(chan int, 1)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgrade(c, br, ""); err != nil {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
 			return
 		}
 		go func() {
-			p := frame(0x82, make([]byte, 1024))
+			p := testkit.ServerFrame(0x82, make([]byte, 1024))
 			for i := 0; i < 100_000; i++ {
 				if _, err := c.Write(p); err != nil {
 					return
@@ -315,13 +309,13 @@ func TestPushFloodSlowConsumer(t *testing.T) {
 			}
 		}()
 		for {
-			f, err := readClientFrame(br, c, 10*time.Second)
+			f, err := testkit.ReadClientFrame(br, c, 10*time.Second)
 			if err != nil {
 				code <- 0
 				return
 			}
-			if f.op == 0x8 {
-				code <- closeCodeOf(f.payload)
+			if f.Op == 0x8 {
+				code <- testkit.CloseCode(f.Payload)
 				return
 			}
 		}
@@ -365,7 +359,7 @@ func TestPushFloodSlowConsumer(t *testing.T) {
 	if growth > 8<<20 {
 		t.Errorf("heap grew by %d bytes", growth)
 	}
-	recordRobustness(robustnessRow{input: "push flood, passive consumer never calls Recv (inbox 64)", errText: gotErr.Error(), code: "1008", detect: took.Round(time.Millisecond).String(), peak: fmt.Sprintf("+%d KiB heap", growth>>10)})
+	recordRobustness(t, robustnessRow{input: "push flood, passive consumer never calls Recv (inbox 64)", errText: gotErr.Error(), code: "1008", detect: took.Round(time.Millisecond).String(), peak: fmt.Sprintf("+%d KiB heap", growth>>10)})
 
 	// DropOldest keeps the connection and counts the drops instead.
 	before := eng.Stats().DroppedMessages
@@ -378,28 +372,4 @@ func TestPushFloodSlowConsumer(t *testing.T) {
 		t.Fatalf("DropOldest closed the connection: %v", c2.Err())
 	}
 	c2.Close()
-}
-
-// TestMain writes docs/robustness.md from the rows the tests recorded, when asked to.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if os.Getenv("WSFLEET_WRITE_ROBUSTNESS") != "" && len(robustnessRows) > 0 {
-		writeRobustness(os.Getenv("WSFLEET_WRITE_ROBUSTNESS"))
-	}
-	os.Exit(code)
-}
-
-func writeRobustness(path string) {
-	var b strings.Builder
-	b.WriteString("# Robustness: what a hostile server gets\n\n")
-	b.WriteString("Generated by `WSFLEET_WRITE_ROBUSTNESS=docs/robustness.md go test -run 'TestHostileFrames|TestCloseTimeout|TestPingFlood|TestPushFloodSlowConsumer' ./engine` ")
-	b.WriteString("(see engine/hostile_test.go); every row is measured, not typed. Each hostile server is raw TCP written in the test; ")
-	b.WriteString("\"time to detect\" runs from the moment the server starts sending the bad input to the moment the user's `Recv` returns the error; ")
-	b.WriteString("\"peak memory\" is the client process's peak heap growth while the case ran (sampled every 2 ms).\n\n")
-	fmt.Fprintf(&b, "Run on %s, %s/%s, %d CPUs.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
-	b.WriteString("| bad input | error the user sees | close code sent | time to detect | peak memory |\n|---|---|---|---|---|\n")
-	for _, r := range robustnessRows {
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", r.input, strings.ReplaceAll(r.errText, "|", "\\|"), r.code, r.detect, r.peak)
-	}
-	os.WriteFile(path, []byte(b.String()), 0o644)
 }

@@ -17,9 +17,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // interopSizes are the echo sizes: the edges of the 7-bit, 16-bit and 64-bit length forms.
@@ -68,22 +68,10 @@ func TestInterop(t *testing.T) {
 // interopPayload is n bytes of data; for text, valid UTF-8 mixing 1- to 4-byte sequences, so
 // that message boundaries and read boundaries fall inside multi-byte characters.
 func interopPayload(n int, text bool) []byte {
-	b := make([]byte, 0, n)
-	if !text {
-		for i := 0; i < n; i++ {
-			b = append(b, byte(i*7+i>>8))
-		}
-		return b
+	if text {
+		return testkit.UTF8(n)
 	}
-	runes := []rune{'a', 'é', 'b', '€', 'c', '😀', 'd', 'ж', '中'}
-	for i := 0; len(b) < n; i++ {
-		r := runes[i%len(runes)]
-		if len(b)+utf8.RuneLen(r) > n {
-			r = 'z'
-		}
-		b = utf8.AppendRune(b, r)
-	}
-	return b
+	return testkit.Bytes(n, uint64(n))
 }
 
 func interopSizesFor(t *testing.T) []int {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/nettest"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // startBridge is a WebSocket server that carries each connection's messages to a new TCP
@@ -20,8 +21,8 @@ import (
 // A close from the client closes the TCP connection; the end of the TCP connection closes
 // the WebSocket with 1000. It returns the ws:// URL and a func that stops everything.
 func startBridge(backend string) (string, func()) {
-	url, stop, err := serveRaw(func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgrade(c, br, ""); err != nil {
+	url, stop, err := testkit.ServeRaw(func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
 			return
 		}
 		b, err := net.Dial("tcp", backend)
@@ -51,31 +52,31 @@ func bridgeConn(ws net.Conn, br *bufio.Reader, b net.Conn) {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := b.Read(buf)
-			if n > 0 && write(serverFrame(0x82, buf[:n])) != nil {
+			if n > 0 && write(testkit.ServerFrame(0x82, buf[:n])) != nil {
 				return
 			}
 			if err != nil {
-				_ = write(serverFrame(0x88, []byte{0x03, 0xe8})) // 1000: the backend is done
+				_ = write(testkit.ServerFrame(0x88, []byte{0x03, 0xe8})) // 1000: the backend is done
 				return
 			}
 		}
 	}()
 	for {
-		f, err := readClientFrame(br, ws, time.Hour)
+		f, err := testkit.ReadClientFrame(br, ws, time.Hour)
 		if err != nil {
 			return
 		}
-		switch f.op {
+		switch f.Op {
 		case 0, 1, 2:
-			if _, err := b.Write(f.payload); err != nil {
+			if _, err := b.Write(f.Payload); err != nil {
 				return
 			}
 		case 8:
-			_ = write(serverFrame(0x88, f.payload))
+			_ = write(testkit.ServerFrame(0x88, f.Payload))
 			closeWrite(b)
 			return
 		case 9:
-			_ = write(serverFrame(0x8a, f.payload))
+			_ = write(testkit.ServerFrame(0x8a, f.Payload))
 		}
 	}
 }
@@ -126,17 +127,17 @@ func TestNetConnConformance(t *testing.T) {
 func TestNetConnMessages(t *testing.T) {
 	checkNoLeaks(t)
 	eng := newEngine(t)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgrade(c, br, ""); err != nil {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
 			return
 		}
 		for _, f := range [][]byte{
-			serverFrame(0x81, []byte("hello")), serverFrame(0x82, nil), serverFrame(0x82, []byte("wide world")),
-			serverFrame(0x88, []byte{0x03, 0xe8}),
+			testkit.ServerFrame(0x81, []byte("hello")), testkit.ServerFrame(0x82, nil), testkit.ServerFrame(0x82, []byte("wide world")),
+			testkit.ServerFrame(0x88, []byte{0x03, 0xe8}),
 		} {
 			c.Write(f)
 		}
-		readClientFrame(br, c, 5*time.Second) // our close answer
+		testkit.ReadClientFrame(br, c, 5*time.Second) // our close answer
 	})
 	c, err := eng.Dial(context.Background(), url, nil)
 	if err != nil {

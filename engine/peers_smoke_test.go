@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 func TestPeerSmoke(t *testing.T) {
@@ -207,7 +209,7 @@ func peerSmokeBasics(t *testing.T, base string, roots *x509.CertPool) {
 		c.conn.Write([]byte{0x81, 0x02, 'h', 'i'})
 		if f := c.readFrame(); f.op != opClose {
 			t.Fatalf("unmasked frame: got %s, want close", f.op)
-		} else if code := closeCode(f.payload); code != 1002 {
+		} else if code := testkit.CloseCode(f.payload); code != 1002 {
 			t.Errorf("unmasked frame: close code %d, want 1002", code)
 		}
 		// Bad parameters.
@@ -473,11 +475,11 @@ func (c *smokeConn) expectClose(code uint16, reason string) {
 	if f.op != opClose {
 		c.t.Fatalf("got %s %s, want close", f.op, smokeShort(f.payload))
 	}
-	got, gotReason := closeCode(f.payload), ""
+	got, gotReason := testkit.CloseCode(f.payload), ""
 	if len(f.payload) > 2 {
 		gotReason = string(f.payload[2:])
 	}
-	if got != code || gotReason != reason {
+	if got != int(code) || gotReason != reason {
 		c.t.Fatalf("close %d %q, want %d %q", got, gotReason, code, reason)
 	}
 }
@@ -487,16 +489,9 @@ func (c *smokeConn) closeHandshake(code uint16, reason string) {
 	c.t.Helper()
 	c.writeClose(code, reason)
 	f := c.readFrame()
-	if f.op != opClose || closeCode(f.payload) != code {
+	if f.op != opClose || testkit.CloseCode(f.payload) != int(code) {
 		c.t.Fatalf("closing: got %s %s, want close %d", f.op, smokeShort(f.payload), code)
 	}
-}
-
-func closeCode(payload []byte) uint16 {
-	if len(payload) < 2 {
-		return 1005
-	}
-	return binary.BigEndian.Uint16(payload)
 }
 
 func smokeShort(b []byte) string {

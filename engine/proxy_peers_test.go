@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // needBinary returns name's path, skipping the test when it is missing (failing it under CI).
@@ -156,7 +158,7 @@ func microsocks(t testing.TB, user, pass string) string {
 func tlsFront(t testing.TB, cert tls.Certificate, backend string) string {
 	t.Helper()
 	conf := &tls.Config{Certificates: []tls.Certificate{cert}}
-	url := rawServer(t, func(c net.Conn, _ *bufio.Reader) {
+	url := testkit.RawServer(t, func(c net.Conn, _ *bufio.Reader) {
 		b, err := net.Dial("tcp", backend)
 		if err != nil {
 			return
@@ -172,7 +174,7 @@ func tlsFront(t testing.TB, cert tls.Certificate, backend string) string {
 // silentProxy accepts connections, reads what comes and never answers; it returns its address.
 func silentProxy(t testing.TB) string {
 	t.Helper()
-	url := rawServer(t, func(_ net.Conn, br *bufio.Reader) { _, _ = io.Copy(io.Discard, br) })
+	url := testkit.RawServer(t, func(_ net.Conn, br *bufio.Reader) { _, _ = io.Copy(io.Discard, br) })
 	return strings.TrimPrefix(url, "ws://")
 }
 

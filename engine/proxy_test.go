@@ -19,14 +19,15 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testkit"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
 // proxyTargets starts the reference server and a TLS front for it; it returns ws:// and
 // wss:// echo URLs, served with cert.
 func proxyTargets(t *testing.T, cert tls.Certificate) (ws, wss string) {
 	t.Helper()
-	base := refServer(t, server.Options{Loops: 1})
+	base := refServer(t, testserver.Options{Loops: 1})
 	u, _ := url.Parse(base)
 	return base + "/echo", "wss://" + tlsFront(t, cert, u.Host) + "/echo"
 }
@@ -113,7 +114,7 @@ func TestProxyEcho(t *testing.T) {
 // TestProxySOCKS5Resolution checks who resolves the target's name: the proxy for socks5h://
 // (microsocks logs "connected to localhost:PORT"), the engine's resolver for socks5://.
 func TestProxySOCKS5Resolution(t *testing.T) {
-	ws := refServer(t, server.Options{Loops: 1}) + "/echo"
+	ws := refServer(t, testserver.Options{Loops: 1}) + "/echo"
 	port := mustURL(t, ws).Port()
 	pu := mustURL(t, microsocks(t, "", ""))
 	pu.Scheme = "socks5h"
@@ -148,7 +149,7 @@ func failingResolver() *net.Resolver {
 func TestProxyFailures(t *testing.T) {
 	checkNoLeaks(t)
 	cert, roots := goodCert(t)
-	ws := refServer(t, server.Options{Loops: 1}) + "/echo"
+	ws := refServer(t, testserver.Options{Loops: 1}) + "/echo"
 	const timeout = 2 * time.Second
 	down := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	silent := silentProxy(t)
@@ -261,7 +262,7 @@ func wantTimeout(t *testing.T, pe *engine.ProxyError, err error) {
 // (for a 200) copies bytes to and from the target; it returns its URL.
 func fakeConnectProxy(t *testing.T, answer string, got chan<- http.Header) string {
 	t.Helper()
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		req, err := http.ReadRequest(br)
 		if err != nil {
 			return
@@ -284,7 +285,7 @@ func fakeConnectProxy(t *testing.T, answer string, got chan<- http.Header) strin
 // TestProxyConnectHeader checks the CONNECT request's fields: Basic credentials from the
 // proxy URL, ProxyConnectHeader's fields, and a Proxy-Authorization there replacing the URL's.
 func TestProxyConnectHeader(t *testing.T) {
-	ws := refServer(t, server.Options{Loops: 1}) + "/echo"
+	ws := refServer(t, testserver.Options{Loops: 1}) + "/echo"
 	got := make(chan http.Header, 4)
 	pu := withUser(fakeConnectProxy(t, "HTTP/1.1 200 Connection established\r\n\r\n", got), "alice", "s3cret")
 	eng := newEngine(t)
@@ -329,7 +330,7 @@ func TestProxyThousandConnections(t *testing.T) {
 		t.Skip("1,000 connections")
 	}
 	const conns, msgs = 1000, 10
-	ws := refServer(t, server.Options{Loops: 1}) + "/echo"
+	ws := refServer(t, testserver.Options{Loops: 1}) + "/echo"
 	pu := mustURL(t, tinyproxy(t))
 	eng := newEngine(t)
 	o := &engine.DialOptions{Proxy: engine.ProxyURL(pu), ConnectTimeout: 60 * time.Second}

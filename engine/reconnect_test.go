@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
 // TestReconnectEventsWaitForTheOwner: an owner that reads nothing while its connection
 // drops and comes back still gets every event afterwards, in order: the messages of the old
 // connection, Reconnecting, Reconnected (the events queue in the inbox, never dropped).
 func TestReconnectEventsWaitForTheOwner(t *testing.T) {
-	url := refServer(t, server.Options{})
+	url := refServer(t, testserver.Options{})
 	eng := newEngine(t)
 	owner := make(chan engine.Event) // no room at all: everything waits in the inbox
 	c, err := eng.Dial(context.Background(), url+"/reset?after=2", &engine.DialOptions{

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/wsfleet/wsfleet/engine"
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
 // fleetName is the name the in-test DNS server resolves to several loopback addresses.
@@ -80,13 +80,13 @@ func loopbackServers(t testing.TB, n int) ([]netip.Addr, int) {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
 		var addrs []netip.Addr
-		var started []*server.Server
+		var started []*testserver.Server
 		port := 0
 		var err error
 		for i := 1; i <= n; i++ {
 			a := netip.AddrFrom4([4]byte{127, 0, 0, byte(i)})
-			var s *server.Server
-			s, err = server.Start(server.Options{Addr: netip.AddrPortFrom(a, uint16(port)).String(), Loops: 1})
+			var s *testserver.Server
+			s, err = testserver.Start(testserver.Options{Addr: netip.AddrPortFrom(a, uint16(port)).String(), Loops: 1})
 			if err != nil {
 				break
 			}

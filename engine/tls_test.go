@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // testCA makes a certificate authority and a server certificate for the given IPs and names,
@@ -63,13 +64,13 @@ func tlsEchoServer(t testing.TB, cert tls.Certificate, cfg func(*tls.Config)) st
 	if cfg != nil {
 		cfg(conf)
 	}
-	url := rawServer(t, func(c net.Conn, _ *bufio.Reader) {
+	url := testkit.RawServer(t, func(c net.Conn, _ *bufio.Reader) {
 		tc := tls.Server(c, conf)
 		if err := tc.Handshake(); err != nil {
 			return
 		}
 		br := bufio.NewReader(tc)
-		if _, err := upgrade(tc, br, ""); err != nil {
+		if _, err := testkit.Upgrade(tc, br, ""); err != nil {
 			return
 		}
 		echoFrames(tc, br)
@@ -82,26 +83,26 @@ func echoFrames(c net.Conn, br *bufio.Reader) {
 	var msg []byte
 	var op byte
 	for {
-		f, err := readClientFrame(br, c, 30*time.Second)
+		f, err := testkit.ReadClientFrame(br, c, 30*time.Second)
 		if err != nil {
 			return
 		}
-		switch f.op {
+		switch f.Op {
 		case 0x8:
-			c.Write(serverFrame(0x88, f.payload))
+			c.Write(testkit.ServerFrame(0x88, f.Payload))
 			return
 		case 0x9:
-			c.Write(serverFrame(0x8A, f.payload))
+			c.Write(testkit.ServerFrame(0x8A, f.Payload))
 			continue
 		case 0xA:
 			continue
 		case 0x1, 0x2:
-			op, msg = f.op, append(msg[:0], f.payload...)
+			op, msg = f.Op, append(msg[:0], f.Payload...)
 		case 0x0:
-			msg = append(msg, f.payload...)
+			msg = append(msg, f.Payload...)
 		}
-		if f.fin {
-			if _, err := c.Write(serverFrame(0x80|op, msg)); err != nil {
+		if f.Fin {
+			if _, err := c.Write(testkit.ServerFrame(0x80|op, msg)); err != nil {
 				return
 			}
 		}
@@ -112,7 +113,7 @@ func echoOver(t *testing.T, c *engine.Conn, sizes []int) {
 	t.Helper()
 	for _, typ := range []engine.MessageType{engine.Text, engine.Binary} {
 		for _, n := range sizes {
-			p := payloadOf(n, typ == engine.Text)
+			p := testkit.Payload(n, typ == engine.Text)
 			if err := c.Send(typ, p); err != nil {
 				t.Fatal(err)
 			}
@@ -222,11 +223,11 @@ func TestTLSFailures(t *testing.T) {
 	good := tlsEchoServer(t, cert, nil)
 	expired, expiredRoots := testCert(t, []net.IP{net.IPv4(127, 0, 0, 1)}, nil, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	expiredURL := tlsEchoServer(t, expired, nil)
-	plain := strings.Replace(rawServer(t, func(c net.Conn, br *bufio.Reader) {
+	plain := strings.Replace(testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 		io.Copy(io.Discard, br)
 	}), "ws://", "wss://", 1)
-	stall := strings.Replace(rawServer(t, func(c net.Conn, br *bufio.Reader) {
+	stall := strings.Replace(testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		io.Copy(io.Discard, br) // reads the ClientHello, never answers
 	}), "ws://", "wss://", 1)
 	cases := []struct {

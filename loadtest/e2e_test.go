@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
-func startServer(t *testing.T) *server.Server {
+func startServer(t *testing.T) *testserver.Server {
 	t.Helper()
-	s, err := server.Start(server.Options{Loops: 1})
+	s, err := testserver.Start(testserver.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,14 +6,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/wsfleet/wsfleet/internal/testserver"
 	"github.com/wsfleet/wsfleet/loadtest"
-	"github.com/wsfleet/wsfleet/loadtest/server"
 )
 
 // Run an open-model echo test from Go: 5,000 messages/s over 100 connections for 10 s after
 // a 2 s warm-up, against the reference server, then check an objective and keep the result.
 func Example() {
-	srv, err := server.Start(server.Options{})
+	srv, err := testserver.Start(testserver.Options{})
 	if err != nil {
 		panic(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsfleet/wsfleet/internal/testserver"
 	"github.com/wsfleet/wsfleet/loadtest"
-	"github.com/wsfleet/wsfleet/loadtest/server"
 )
 
 // runMain is `wsbench run` (and find): parse → config → run → report.
@@ -54,7 +54,7 @@ func (pl *plan) setup(stderr io.Writer) (cleanup func(), err error) {
 	cfg, f := &pl.cfg, pl.f
 	warnFileLimit(stderr, cfg, len(pl.urls) == 0)
 	if len(pl.urls) == 0 && (cfg.Flow == nil || len(cfg.Flow.Flow.URLs) == 0) {
-		srv, err := server.Start(server.Options{Loops: f.serverLoops})
+		srv, err := testserver.Start(testserver.Options{Loops: f.serverLoops})
 		if err != nil {
 			return cleanup, fmt.Errorf("start the in-process reference server: %v", err)
 		}

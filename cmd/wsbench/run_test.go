@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wsfleet/wsfleet/internal/testserver"
 	"github.com/wsfleet/wsfleet/loadtest"
-	"github.com/wsfleet/wsfleet/loadtest/server"
 )
 
 func wsbench(t *testing.T, args ...string) (int, string, string) {
@@ -51,7 +51,7 @@ func TestRunInProcessDefaultShape(t *testing.T) {
 
 // Three shards of a count-mode run, merged, have exactly the counts of the same run unsharded.
 func TestShardsMergeExactly(t *testing.T) {
-	s, err := server.Start(server.Options{Loops: 1})
+	s, err := testserver.Start(testserver.Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

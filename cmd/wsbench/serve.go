@@ -9,7 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
 func init() { commands["serve"] = serveMain }
@@ -55,7 +55,7 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(stop)
 
-	s, err := server.Start(server.Options{Addr: *addr, Loops: *loops, Subprotocols: protos, MaxMessageSize: *maxMsg})
+	s, err := testserver.Start(testserver.Options{Addr: *addr, Loops: *loops, Subprotocols: protos, MaxMessageSize: *maxMsg})
 	if err != nil {
 		fmt.Fprintf(stderr, "wsbench serve: %v\n", err)
 		return 1

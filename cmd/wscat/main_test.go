@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
 func startServer(t *testing.T) string {
-	s, err := server.Start(server.Options{})
+	s, err := testserver.Start(testserver.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

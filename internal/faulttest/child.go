@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/wsfleet/wsfleet/loadtest/server"
+	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
 // ChildMain runs the role a parent asked for through RoleEnv and exits; it returns at once
@@ -30,7 +30,7 @@ func ChildMain() {
 // whenever the count of completed upgrades changed (checked every 5 ms) and "IN <messages>"
 // every 100 ms, so the parent sees the handshake rate of a reconnection storm.
 func serveChild(addr string) int {
-	s, err := server.Start(server.Options{Addr: addr})
+	s, err := testserver.Start(testserver.Options{Addr: addr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -1,4 +1,4 @@
-package server
+package testserver
 
 // The stall windows are [k*every, k*every+for) for k >= 1, in time since the
 // server started: one schedule for every /stall connection with the same

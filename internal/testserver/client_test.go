@@ -1,4 +1,4 @@
-package server
+package testserver
 
 // A deliberately small WebSocket client over net.Conn for these tests. It does
 // not use codec, so the server is checked against an independent implementation.
@@ -228,8 +228,4 @@ func (c *testClient) expectEOF() {
 	if f, err := c.readFrame(); err != io.EOF {
 		c.tb.Fatalf("want EOF, got frame op %d (%d bytes), err %v", f.op, len(f.payload), err)
 	}
-}
-
-func closePayload(code uint16, reason string) []byte {
-	return append(binary.BigEndian.AppendUint16(nil, code), reason...)
 }

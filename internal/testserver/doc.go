@@ -1,4 +1,4 @@
-// Package server is wsfleet's reference WebSocket server: the peer that the
+// Package testserver is wsfleet's reference WebSocket server: the peer that the
 // engine's tests, the benchmarks and `wsbench serve` talk to.
 //
 // It must never be the bottleneck of a measurement, so it runs on gnet event
@@ -35,4 +35,4 @@
 // Any other path gets 404; a request that is not a valid upgrade gets 400 (426 with
 // Sec-WebSocket-Version: 13 for an unsupported version). No extension is ever
 // negotiated; a subprotocol is chosen from Options.Subprotocols in that order.
-package server
+package testserver

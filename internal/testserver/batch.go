@@ -1,4 +1,4 @@
-package server
+package testserver
 
 // batch gathers the replies of one read so that they leave in one Write or
 // Writev. Small pieces are copied into a reusable arena; large payloads are

@@ -1,4 +1,4 @@
-package server
+package testserver
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ func (quietLogger) Debugf(string, ...any) {}
 func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Warnf(string, ...any)  {}
 func (quietLogger) Errorf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "wsfleet/loadtest/server: gnet: "+format+"\n", args...)
+	fmt.Fprintf(os.Stderr, "wsfleet/internal/testserver: gnet: "+format+"\n", args...)
 }
 func (quietLogger) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "wsfleet/loadtest/server: gnet: fatal: "+format+"\n", args...)
+	fmt.Fprintf(os.Stderr, "wsfleet/internal/testserver: gnet: fatal: "+format+"\n", args...)
 }
