@@ -16,6 +16,7 @@ type connExtra struct {
 	recvTimer *time.Timer   // reused across Recv calls (lazy)
 	roomWait  chan struct{} // closed and replaced when room appears (lazy)
 	done      chan struct{} // closed when finalErr is set (lazy)
+	retryStop chan struct{} // closed when Close stops a reconnect's wait (lazy)
 	causes    []error       // the causes of the Reconnecting notices in the inbox, in order
 	localBind net.Addr      // DialOptions.LocalAddr (per connection: the options may be shared)
 }

@@ -108,23 +108,28 @@ func (c *Conn) reconnect() {
 	}
 }
 
-// waitRetry sleeps until t fires, or reports true when Close asked to stop retrying.
+// waitRetry sleeps until t fires, or reports true when Close asked to stop retrying. It
+// waits on a channel that stopReconnecting closes rather than polling: a fleet of thousands
+// of connections waiting out a server restart must not wake thousands of times a tick.
 func (c *Conn) waitRetry(t *time.Timer) bool {
-	for {
-		select {
-		case <-t.C:
-			c.mu.Lock()
-			stop := c.noRetry
-			c.mu.Unlock()
-			return stop
-		case <-time.After(50 * time.Millisecond):
-			c.mu.Lock()
-			stop := c.noRetry
-			c.mu.Unlock()
-			if stop {
-				return true
-			}
-		}
+	c.mu.Lock()
+	if c.noRetry {
+		c.mu.Unlock()
+		return true
+	}
+	x := c.extraLocked()
+	if x.retryStop == nil {
+		x.retryStop = make(chan struct{})
+	}
+	stop := x.retryStop
+	c.mu.Unlock()
+	select {
+	case <-t.C:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.noRetry
+	case <-stop:
+		return true
 	}
 }
 
@@ -151,6 +156,11 @@ func (c *Conn) giveUp(lastDialErr error, attempts int) {
 // stopReconnecting makes the connection's next end final.
 func (c *Conn) stopReconnecting() {
 	c.mu.Lock()
-	c.noRetry = true
+	if !c.noRetry {
+		c.noRetry = true
+		if c.x != nil && c.x.retryStop != nil {
+			close(c.x.retryStop) // wakes waitRetry
+		}
+	}
 	c.mu.Unlock()
 }
