@@ -51,11 +51,13 @@ func serveChild(addr string) int {
 		case <-eof:
 			_ = s.Close()
 			return 0
-		case now := <-tick.C:
+		case <-tick.C:
 			st := s.Stats()
 			if st.Upgraded != last {
 				last = st.Upgraded
-				fmt.Fprintf(out, "HS %d %d\n", now.UnixNano(), last)
+				// The time of the reading, not of the tick: a late tick must not move the
+				// upgrades it finds into an earlier 100 ms.
+				fmt.Fprintf(out, "HS %d %d\n", time.Now().UnixNano(), last)
 			}
 			if n%20 == 0 && st.MessagesIn != lastIn {
 				lastIn = st.MessagesIn

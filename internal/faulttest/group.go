@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
+	"runtime/metrics"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -373,8 +373,8 @@ func (g *Group) Report() *GroupReport {
 type GroupReport struct {
 	Conns      []ConnReport
 	RTTms      []float64 // a sample of the round trips of echoed messages, ms
-	HeapBefore uint64    // HeapInuse before the engine started
-	HeapPeak   uint64    // highest HeapInuse sampled every 50 ms while the group ran
+	HeapBefore uint64    // live heap before the engine started
+	HeapPeak   uint64    // highest live heap (as of each GC) sampled every 50 ms while the group ran
 	Stats      engine.Stats
 	Leaks      *LeakCheck `json:",omitempty"` // a worker process's own check after Close
 }
@@ -391,7 +391,7 @@ type ConnReport struct {
 	Final                                           string
 }
 
-// heapWatch samples HeapInuse every 50 ms and keeps the peak.
+// heapWatch samples the live heap every 50 ms and keeps the peak.
 type heapWatch struct {
 	before uint64
 	peak   atomic.Uint64
@@ -400,7 +400,7 @@ type heapWatch struct {
 }
 
 func (h *heapWatch) start() {
-	h.before = heapInuse()
+	h.before = heapLive()
 	h.peak.Store(h.before)
 	h.quit, h.done = make(chan struct{}), make(chan struct{})
 	go func() {
@@ -412,7 +412,7 @@ func (h *heapWatch) start() {
 			case <-h.quit:
 				return
 			case <-t.C:
-				if v := heapInuse(); v > h.peak.Load() {
+				if v := heapLive(); v > h.peak.Load() {
 					h.peak.Store(v)
 				}
 			}
@@ -422,10 +422,12 @@ func (h *heapWatch) start() {
 
 func (h *heapWatch) stop() { close(h.quit); <-h.done }
 
-func heapInuse() uint64 {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
+// heapLive is the heap marked live by the last GC (runtime/metrics /gc/heap/live:bytes):
+// what the process holds, without the garbage that HeapInuse also counts between GCs.
+func heapLive() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // sampler keeps up to max values (Unix ns differences), by reservoir sampling beyond that.

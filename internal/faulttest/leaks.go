@@ -11,14 +11,14 @@ import (
 type Snapshot struct {
 	Goroutines int
 	FDs        int
-	HeapInuse  uint64 // after two GCs, so that sync.Pool caches are emptied
+	Heap       uint64 // live heap after two GCs, so that sync.Pool caches are emptied
 }
 
 // TakeSnapshot measures the process now.
 func TakeSnapshot() Snapshot {
 	runtime.GC()
 	runtime.GC()
-	return Snapshot{Goroutines: runtime.NumGoroutine(), FDs: countFDs(), HeapInuse: heapInuse()}
+	return Snapshot{Goroutines: runtime.NumGoroutine(), FDs: countFDs(), Heap: heapLive()}
 }
 
 func countFDs() int {
@@ -35,7 +35,7 @@ type LeakCheck struct {
 	Problem       string // empty when goroutines, descriptors and heap came back
 }
 
-// HeapSlack is how far HeapInuse may stay above its baseline after a round: what the
+// HeapSlack is how far the live heap may stay above its baseline after a round: what the
 // runtime and the buffer pools keep in spans and caches, not per connection.
 const HeapSlack = 8 << 20
 
@@ -57,8 +57,8 @@ func CheckBack(before Snapshot, timeout time.Duration) LeakCheck {
 		lc.Problem = fmt.Sprintf("%d goroutines left behind (%d before, %d after)", now.Goroutines-before.Goroutines, before.Goroutines, now.Goroutines)
 	case now.FDs > before.FDs:
 		lc.Problem = fmt.Sprintf("%d file descriptors left behind (%d before, %d after)", now.FDs-before.FDs, before.FDs, now.FDs)
-	case now.HeapInuse > before.HeapInuse+HeapSlack:
-		lc.Problem = fmt.Sprintf("heap in use %d KiB above its baseline (%d KiB before, %d KiB after)", (now.HeapInuse-before.HeapInuse)>>10, before.HeapInuse>>10, now.HeapInuse>>10)
+	case now.Heap > before.Heap+HeapSlack:
+		lc.Problem = fmt.Sprintf("live heap %d KiB above its baseline (%d KiB before, %d KiB after)", (now.Heap-before.Heap)>>10, before.Heap>>10, now.Heap>>10)
 	}
 	return lc
 }

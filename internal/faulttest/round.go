@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,8 @@ type Result struct {
 
 	HandshakePeak, HandshakeMean float64 // per 100 ms over the reconnection window
 	HandshakeWindow              float64 // ms from the first to the last reconnection handshake
+	HandshakeBuckets             []int64 // handshakes in each 100 ms of the window
+	ReopenBuckets                []int64 // the same seen by the clients: OnOpen after the loss, per 100 ms from the first
 
 	Sent, Received, Attributed, Silent int
 	Reordered, Corrupt, BackedUp       int
@@ -200,7 +203,7 @@ func Run(p Plan) (*Result, []*GroupReport, error) {
 		res.handshakeRate(hsPeer.Handshakes(), p.Spec.Conns)
 	}
 	lc := CheckBack(base, 30*time.Second)
-	res.HeapBefore, res.HeapAfter = base.HeapInuse, lc.After.HeapInuse
+	res.HeapBefore, res.HeapAfter = base.Heap, lc.After.Heap
 	if len(reports) > 0 {
 		res.HeapPeak = reports[0].HeapPeak
 	}
@@ -212,7 +215,7 @@ func Run(p Plan) (*Result, []*GroupReport, error) {
 			res.Leaks = append(res.Leaks, fmt.Sprintf("worker %d: %s", i, r.Leaks.Problem))
 		}
 		if r.Leaks != nil && i == 0 {
-			res.HeapBefore, res.HeapAfter = r.Leaks.Before.HeapInuse, r.Leaks.After.HeapInuse
+			res.HeapBefore, res.HeapAfter = r.Leaks.Before.Heap, r.Leaks.After.Heap
 		}
 	}
 	res.Wall = time.Since(start).Seconds()
@@ -331,6 +334,7 @@ func (r *Result) summarise(reports []*GroupReport, faultAt, clearedAt time.Time,
 	r.ClosesPerConn, r.ErrorClasses, r.Finals = map[string]int{}, map[string]int{}, map[string]int{}
 	r.OwnerReconnecting, r.OwnerReconnected, r.OwnerFinal = map[string]int{}, map[string]int{}, map[string]int{}
 	var detect, reconnect, back, rtt []float64
+	var reopened []int64
 	seen := map[string]bool{}
 	f0, c0 := faultAt.UnixNano(), clearedAt.UnixNano()
 	for _, g := range reports {
@@ -362,6 +366,7 @@ func (r *Result) summarise(reports []*GroupReport, faultAt, clearedAt time.Time,
 					if i+1 < len(c.Opens) {
 						reconnect = append(reconnect, float64(c.Opens[i+1]-cl.At)/1e6)
 						back = append(back, float64(max(0, c.Opens[i+1]-c0))/1e6)
+						reopened = append(reopened, c.Opens[i+1])
 					}
 				}
 			}
@@ -377,6 +382,13 @@ func (r *Result) summarise(reports []*GroupReport, faultAt, clearedAt time.Time,
 		}
 	}
 	r.Detect, r.Reconnect, r.Back, r.RTT = percentilesOf(detect), percentilesOf(reconnect), percentilesOf(back), percentilesOf(rtt)
+	if len(reopened) > 0 {
+		slices.Sort(reopened)
+		r.ReopenBuckets = make([]int64, (reopened[len(reopened)-1]-reopened[0])/1e8+1)
+		for _, at := range reopened {
+			r.ReopenBuckets[(at-reopened[0])/1e8]++
+		}
+	}
 }
 
 // handshakeRate finds the reconnection window in the new server's upgrade counts (from its
@@ -407,6 +419,7 @@ func (r *Result) handshakeRate(s []HandshakeSample, conns int) {
 	for _, b := range buckets {
 		peak = max(peak, b)
 	}
+	r.HandshakeBuckets = buckets
 	r.HandshakePeak = float64(peak)
 	r.HandshakeMean = float64(end.N) / float64(len(buckets))
 	r.HandshakeWindow = float64(end.At-t0) / 1e6
