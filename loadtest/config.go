@@ -252,9 +252,9 @@ func (c *Config) Validate() error {
 // header builds a connection's request headers from the templates.
 func (c *Config) header(cs *connState) http.Header {
 	id := cs.id
-	if c.Flow != nil && len(c.Flow.headers) > 0 {
+	if cs.fs != nil && len(cs.fs.p.headers) > 0 {
 		h := http.Header{}
-		for _, t := range c.Flow.headers {
+		for _, t := range cs.fs.p.headers {
 			h.Add(t.name, string(t.v.render(nil, cs.fs, 0)))
 		}
 		return h

@@ -25,6 +25,12 @@ type Flow struct {
 	Headers []Header
 	// Subprotocols offered in Sec-WebSocket-Protocol.
 	Subprotocols []string
+	// Ping, when set, sends keepalive pings after this much idle time (a silent peer is
+	// declared dead after as long again); Config.Ping overrides it.
+	Ping time.Duration
+	// Unmatched, when set, is the label that counts every message nobody wanted (instead
+	// of others(label) and "unexpected"); the built-in scenarios name it "foreign".
+	Unmatched string
 	// Params are named constants with defaults ({{name}} in any template or value); the
 	// command line (-set name=value) overrides them.
 	Params map[string]string
@@ -116,12 +122,14 @@ type Think struct {
 	Fixed, Min, Max, Mean time.Duration
 }
 
-// Loop repeats Do: Count times, for Duration, or forever (until the run ends). Every, or
-// Rate (iterations/s per connection, or for the whole fleet with Fleet), makes it an open
-// schedule: iterations start at their intended times whatever the replies do, and measures
-// count from those times.
+// Loop repeats Do: Count times (Total: that many for the whole fleet, split over the
+// connections), for Duration, or forever (until the run ends). Every, or Rate (iterations/s
+// per connection, or for the whole fleet with Fleet), makes it an open schedule: iterations
+// start at their intended times whatever the replies do, and measures count from those
+// times.
 type Loop struct {
 	Count    int
+	Total    int64
 	Duration time.Duration
 	Every    time.Duration
 	Rate     float64

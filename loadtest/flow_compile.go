@@ -46,8 +46,9 @@ type Program struct {
 	feed    *feed
 	headers []headerT
 	slos    []SLO
-	// unexpected counts what arrived while no expect waited and no rule matched.
-	unexpected int
+	// unexpected counts what arrived while no expect waited and no rule matched; unmatched,
+	// when the flow names a label for it (-1: none), every message nobody wanted.
+	unexpected, unmatched int
 }
 
 type opcode uint8
@@ -198,9 +199,9 @@ func Compile(f *Flow, baseDir string) (*Program, error) {
 		}
 		p.rules = append(p.rules, cr)
 	}
-	p.unexpected = p.counter(UnexpectedLabel)
-	if len(p.ins) == 0 && len(p.rules) == 0 {
-		return nil, fail(f.Pos, "flow", errors.New("no steps and no rules: nothing to do"))
+	p.unexpected, p.unmatched = p.counter(UnexpectedLabel), -1
+	if f.Unmatched != "" {
+		p.unmatched = p.counter(f.Unmatched)
 	}
 	if f.SLO != "" {
 		slos, err := ParseSLO(f.SLO)
@@ -211,6 +212,9 @@ func Compile(f *Flow, baseDir string) (*Program, error) {
 			return nil, fail(f.Pos, "slo", err)
 		}
 		p.slos = slos
+	}
+	if f.Unmatched != "" && strings.ContainsAny(f.Unmatched, "()") {
+		return nil, fail(f.Pos, "unmatched", fmt.Errorf("label %q: no parentheses (they mark derived labels)", f.Unmatched))
 	}
 	return p, nil
 }
@@ -460,15 +464,16 @@ func (c *compiler) expect(in *instr, e *Expect, inOpen bool) error {
 
 func (c *compiler) loop(in *instr, l *Loop, name string) error {
 	in.op, in.loop = opLoop, l
-	if l.Count < 0 || l.Duration < 0 || l.Every < 0 || l.Rate < 0 {
-		return errors.New("loop: count, duration, every and rate must not be negative")
+	if l.Count < 0 || l.Total < 0 || l.Duration < 0 || l.Every < 0 || l.Rate < 0 {
+		return errors.New("loop: count, total, duration, every and rate must not be negative")
+	}
+	if l.Count > 0 && l.Total > 0 {
+		return errors.New("loop: give count (per connection) or total (for the fleet), not both")
 	}
 	if l.Every > 0 && l.Rate > 0 {
 		return errors.New("loop: give every or rate, not both")
 	}
-	if l.Fleet && l.Rate == 0 {
-		return errors.New("loop: fleet applies to a rate (iterations/s for the whole fleet)")
-	}
+
 	if l.Every > 0 {
 		in.iv = int64(l.Every)
 	}
@@ -481,7 +486,7 @@ func (c *compiler) loop(in *instr, l *Loop, name string) error {
 	if err := c.steps(l.Do, name, open); err != nil {
 		return err
 	}
-	if !open && l.Count == 0 && !blocks(c.p.ins[start+1:]) {
+	if !open && l.Count == 0 && l.Total == 0 && !blocks(c.p.ins[start+1:]) {
 		// a loop that never waits would spin the event loop until the run ends
 		return c.fail(in.pos, name, errors.New("loop: without count or a rate, its body must wait somewhere (an expect or a think)"))
 	}

@@ -44,7 +44,6 @@ func TestFlowMistakesCaughtBeforeDial(t *testing.T) {
 		{"rule that does nothing", "on:\n  - match: {equals: a}\nflow:\n  - send: a\n", "f.yaml:2:5", "a rule does nothing", nil},
 		{"data file missing", "data: nope.csv\nflow:\n  - send: a\n", "f.yaml:1:7", "nope.csv", nil},
 		{"data column unknown", "data: {file: testdata/flows/users.csv, as: user}\nflow:\n  - send: '{{user.age}}'\n", "f.yaml:3:5", "no column \"age\"", nil},
-		{"nothing to do", "url: ws://x\n", "f.yaml:1:1", "nothing to do", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f, err := ParseFlow("f.yaml", []byte(c.src), c.set)

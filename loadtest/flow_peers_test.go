@@ -224,3 +224,42 @@ func TestFlowChatCapturesAndRules(t *testing.T) {
 		})
 	}
 }
+
+// A server that pushes unstamped text (an Engine.IO open packet) and 32-byte binary messages
+// (a field of 0x07 bytes, which the raw layouts would read as a stamp): the push and echo
+// scenarios count them as foreign, with an example, and never turn them into sequence
+// numbers or latencies.
+func TestForeignMessagesAreNotStamps(t *testing.T) {
+	for _, kind := range []string{"python", "node"} {
+		t.Run(kind, func(t *testing.T) {
+			srv := startFlowPeer(t, kind)
+			for _, cfg := range []Config{
+				{Scenario: Push},
+				{Scenario: Echo, Binary: true, Size: 32},
+				{Scenario: Echo},
+			} {
+				cfg.Targets, cfg.Conns, cfg.Duration, cfg.Loops, cfg.Drain = []string{srv.url + "/foreign"}, 4, 600*time.Millisecond, 1, 100*time.Millisecond
+				res, err := Run(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := res.Messages
+				f := res.count(ForeignLabel)
+				if res.Connections.Opened != 4 || f.Total < 8 || f.Example == "" {
+					t.Fatalf("%s: connections %+v, foreign %+v", cfg.Scenario, res.Connections, f)
+				}
+				if m.ReceivedTotal != 0 || m.Duplicates != 0 || m.Reordered != 0 || m.Corrupt != 0 || res.Latency.Count != 0 {
+					t.Errorf("%s binary=%v: foreign messages read as stamps: %+v, latency count %d", cfg.Scenario, cfg.Binary, m, res.Latency.Count)
+				}
+				if cfg.Scenario == Push && (m.Lost != 0 || m.SentTotal != 0) {
+					t.Errorf("push: lost %d of %d: sequence numbers made up from foreign messages", m.Lost, m.SentTotal)
+				}
+				var text strings.Builder
+				res.WriteText(&text)
+				if !strings.Contains(text.String(), "count        foreign") {
+					t.Errorf("report has no foreign line:\n%s", text.String())
+				}
+			}
+		})
+	}
+}

@@ -30,7 +30,7 @@ const (
 const catchUp = 256
 
 func (r *run) newSession(cs *connState) (*Session, error) {
-	p := r.cfg.Flow
+	p := r.prog
 	s := &Session{r: r, p: p, cs: cs, id: cs.id, wait: waitOpen, rng: uint64(cs.id)*0x9e3779b97f4a7c15 + uint64(r.t0)}
 	if p.feed != nil {
 		row, err := p.feed.row(cs.id)
@@ -119,6 +119,13 @@ func (s *Session) advance(now int64) {
 			if l.Count > 0 {
 				ls.left = l.Count
 			}
+			if l.Total > 0 {
+				ls.left = int(Quota(l.Total, s.id, r.cfg.Conns))
+				if ls.left == 0 {
+					s.pc = in.jump + 1 // this connection's share of the total is none
+					continue
+				}
+			}
 			if l.Duration > 0 {
 				ls.end = now + int64(l.Duration)
 			}
@@ -147,6 +154,7 @@ func (s *Session) advance(now int64) {
 				}
 				if ls.next <= now && n < catchUp {
 					s.iterAt = ls.next // late: this iteration is due already; its latency counts from when it was due
+					s.cs.st.recordLag(now-ls.next, ls.next >= r.warmEnd)
 					s.seq++
 					s.pc = ls.start + 1
 					continue
@@ -270,6 +278,7 @@ func (s *Session) wake(now int64) {
 	case waitSlot:
 		ls := &s.loops[len(s.loops)-1]
 		s.iterAt = ls.next
+		s.cs.st.recordLag(now-ls.next, ls.next >= r.warmEnd)
 		s.seq++
 		s.pc = ls.start + 1
 		s.wait = waitNone
@@ -341,9 +350,11 @@ func (s *Session) onMessage(typ engine.MessageType, data []byte) {
 	now := r.clk.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st.recv.Add(1)
-	if now >= r.warmEnd {
-		st.recvM.Add(1)
+	if r.user { // the built-in scenarios count the stamps they take
+		st.recv.Add(1)
+		if now >= r.warmEnd {
+			st.recvM.Add(1)
+		}
 	}
 	if s.cs.selfClose.Load() {
 		return // closing: what still arrives answers nothing and is owed nothing
@@ -394,6 +405,10 @@ func (s *Session) onMessage(typ engine.MessageType, data []byte) {
 			s.matched(in, pe.from, now, data)
 			return
 		}
+	}
+	if p.unmatched >= 0 {
+		r.countLabel(st, p.unmatched, now, data)
+		return
 	}
 	if s.wait == waitExpect {
 		in := &p.ins[s.pc]
@@ -495,8 +510,10 @@ func (h *flowHandler) OnPong(c *engine.Conn, _ []byte) {
 
 // flowResult fills in a flow's metrics and counts, and its message totals.
 func (r *run) flowResult(res *Result) {
-	p := r.cfg.Flow
-	res.Flow = p.Flow.Name
+	p := r.prog
+	if r.user {
+		res.Flow = p.Flow.Name
+	}
 	for i, m := range p.metrics {
 		h := newHist()
 		for _, st := range r.stripes {
@@ -518,6 +535,9 @@ func (r *run) flowResult(res *Result) {
 		if c.Total > 0 || !isAuxLabel(l) {
 			res.Counts = append(res.Counts, c)
 		}
+	}
+	if !r.user {
+		return // the built-in scenarios count their stamped messages themselves
 	}
 	m := &res.Messages
 	*m = MsgCounts{Unsent: m.Unsent}

@@ -67,6 +67,15 @@ func (s *Session) ID() int { return s.id }
 // Seq is the current sequence number ({{seq}}): it steps at each loop iteration.
 func (s *Session) Seq() uint64 { return s.seq }
 
+// Intended is the time the current step was due, on the run's clock (ns since its start):
+// an open loop's iteration's intended time, else now. Latencies count from it.
+func (s *Session) Intended() int64 {
+	if s.inOpenLoop() {
+		return s.iterAt
+	}
+	return s.r.clk.Now()
+}
+
 // Var returns a captured variable (nil when unset or unknown). The slice is the session's:
 // copy it to keep it.
 func (s *Session) Var(name string) []byte {

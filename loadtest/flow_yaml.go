@@ -98,6 +98,10 @@ func ParseFlow(file string, src []byte, set map[string]string) (*Flow, error) {
 			for j := 0; j < len(v.Content); j += 2 {
 				f.Headers = append(f.Headers, Header{Name: v.Content[j].Value, Value: v.Content[j+1].Value})
 			}
+		case "ping":
+			f.Ping, err = p.dur(v, "ping")
+		case "unmatched":
+			f.Unmatched, err = p.plain(v, "unmatched")
 		case "subprotocols", "subprotocol":
 			f.Subprotocols, err = p.strList(v, k.Value, true)
 		case "data":
@@ -109,7 +113,7 @@ func ParseFlow(file string, src []byte, set map[string]string) (*Flow, error) {
 		case "slo":
 			f.SLO, err = p.str(v, "slo")
 		default:
-			return nil, p.errf(k, "", "unknown key %q: want url, connections, ramp, duration, warmup, headers, subprotocols, params, data, on, flow or slo", k.Value)
+			return nil, p.errf(k, "", "unknown key %q: want url, connections, ramp, duration, warmup, headers, subprotocols, ping, params, data, on, flow, unmatched or slo", k.Value)
 		}
 		if err != nil {
 			return nil, err
@@ -692,11 +696,15 @@ func (p *yparser) think(n *yaml.Node, what string) (*Think, error) {
 
 func (p *yparser) loop(n *yaml.Node, what string) (*Loop, error) {
 	l := &Loop{}
-	err := p.fields(n, what, []string{"count", "duration", "every", "rate", "per", "do"}, func(k string, v *yaml.Node) error {
+	err := p.fields(n, what, []string{"count", "total", "duration", "every", "rate", "per", "do"}, func(k string, v *yaml.Node) error {
 		var err error
 		switch k {
 		case "count":
 			l.Count, err = p.int(v, what)
+		case "total":
+			var t int
+			t, err = p.int(v, what)
+			l.Total = int64(t)
 		case "duration":
 			l.Duration, err = p.dur(v, what)
 		case "every":

@@ -217,15 +217,12 @@ func (s *sender) run() {
 	}
 }
 
-// startSenders starts n senders (timer goroutines) calling fire, if run is set; otherwise
-// they only exist to own schedules (the closed model).
-func (r *run) startSenders(n int, run bool, fire func(idx int, intended int64) int64, stop chan struct{}, wg *sync.WaitGroup) {
+// startSenders starts n senders (timer goroutines) calling fire.
+func (r *run) startSenders(n int, fire func(idx int, intended int64) int64, stop chan struct{}, wg *sync.WaitGroup) {
 	for range n {
 		sd := newSender(r.clk, r.end, fire, stop)
 		r.senders = append(r.senders, sd)
-		if run {
-			wg.Add(1)
-			go func() { defer wg.Done(); sd.run() }()
-		}
+		wg.Add(1)
+		go func() { defer wg.Done(); sd.run() }()
 	}
 }

@@ -237,7 +237,7 @@ func ModelName(s Scenario, m Model) string {
 
 // writeFlowNotes prints a flow's counts by label and what the marks in its table mean.
 func (r *Result) writeFlowNotes(w io.Writer) {
-	if r.Scenario != FlowRun && len(r.Counts) == 0 {
+	if r.Scenario != FlowRun && r.count(ForeignLabel).Total == 0 {
 		return
 	}
 	for _, m := range r.Metrics {
@@ -257,6 +257,9 @@ func (r *Result) writeFlowNotes(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	for _, c := range r.Counts {
+		if r.Flow == "" && (c.Label != ForeignLabel || c.Total == 0) {
+			continue // a built-in scenario's counts are its messages and integrity lines
+		}
 		line := fmt.Sprintf("count        %-22s %10s in the window (%s in all", c.Label, fmtCount(c.Count), fmtCount(c.Total))
 		if r.MeasuredS > 0 {
 			line += ", " + fmtRate(float64(c.Count)/r.MeasuredS)

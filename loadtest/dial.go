@@ -1,0 +1,142 @@
+package loadtest
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsfleet/wsfleet/engine"
+)
+
+// connState is one connection's state; the engine hands it back as Conn.Value().
+type connState struct {
+	r    *run
+	id   int // global id
+	idx  int // index in run.conns
+	st   *stripe
+	sd   *sender
+	conn *engine.Conn
+	fs   *Session // flows
+
+	// stamped messages (the built-in scenarios' stamp steps, under the session's lock)
+	pl    *Payload
+	buf   []byte
+	seq   uint64   // stamps sent
+	track seqTrack // stamps received
+
+	down      atomic.Bool
+	selfClose atomic.Bool
+	tcpAt     int64 // trace, on the loop before Dial returns
+	upAt      int64
+}
+
+func (cs *connState) trace(ev engine.TraceEvent) {
+	switch ev.Kind {
+	case engine.TraceConnect:
+		if ev.Err == nil {
+			cs.tcpAt = cs.r.clk.Now()
+		}
+	case engine.TraceUpgraded:
+		cs.upAt = cs.r.clk.Now()
+	}
+}
+
+// dialAll opens the shard's connections, at the ramp rate if one is set.
+func (r *run) dialAll(ctx context.Context, wg *sync.WaitGroup) {
+	defer wg.Done()
+	sem := make(chan struct{}, 1024)
+	sl := r.clk.NewSleeper()
+	for _, cs := range r.conns {
+		intended := r.clk.Now()
+		if r.cfg.Ramp > 0 {
+			intended = r.t0 + int64(float64(cs.id)/r.cfg.Ramp*1e9)
+			sl.SleepUntil(intended, ctx.Done())
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r.dial(ctx, cs, intended)
+		}()
+	}
+}
+
+func (r *run) dialOptions(cs *connState) *engine.DialOptions {
+	return &engine.DialOptions{
+		Handler:        r.h,
+		Value:          cs,
+		Header:         r.cfg.header(cs),
+		Protocols:      r.cfg.Subprotocols,
+		LocalAddr:      r.cfg.localAddr(cs.id),
+		PingInterval:   r.ping(),
+		ConnectTimeout: r.cfg.ConnectTimeout,
+		TLSConfig:      r.cfg.TLSConfig,
+		Compression:    r.cfg.Compression,
+		Trace:          cs.trace,
+	}
+}
+
+// dial opens one connection and records how long it took from its intended start.
+func (r *run) dial(ctx context.Context, cs *connState, intended int64) {
+	start := r.clk.Now()
+	_, err := r.eng.Dial(ctx, r.cfg.target(cs.id), r.dialOptions(cs))
+	done := r.clk.Now()
+	if err != nil {
+		cs.down.Store(true)
+		if ctx.Err() != nil && !r.sending.Load() {
+			r.cancelledDials.Add(1) // the run ended while this dial waited
+			return
+		}
+		r.failed.Add(1)
+		r.errs.addErr(err)
+		if cs.fs != nil {
+			cs.fs.stop()
+		}
+		return
+	}
+	r.opened.Add(1)
+	r.dialMu.Lock()
+	recordNs(r.connectH, done-intended)
+	if cs.tcpAt > 0 && cs.upAt >= cs.tcpAt {
+		recordNs(r.tcpH, cs.tcpAt-start)
+		recordNs(r.hsH, cs.upAt-cs.tcpAt)
+	}
+	r.dialMu.Unlock()
+}
+
+// connOpened counts an open connection (every handler).
+func (r *run) connOpened(c *engine.Conn) {
+	n := r.open.Add(1)
+	for p := r.peak.Load(); n > p && !r.peak.CompareAndSwap(p, n); p = r.peak.Load() {
+	}
+	if r.cfg.Compression != nil {
+		if _, ok := c.Compression(); ok {
+			r.deflate.Add(1)
+		}
+	}
+}
+
+// connClosed counts a closed connection: dropped unless the run or the flow closed it.
+func (r *run) connClosed(cs *connState, err error) {
+	cs.down.Store(true)
+	r.open.Add(-1)
+	if !r.closing.Load() && !cs.selfClose.Load() {
+		r.dropped.Add(1)
+		r.errs.addErr(err)
+	}
+}
+
+// ping is the keepalive interval: the Config's, else the flow's.
+func (r *run) ping() time.Duration {
+	if r.cfg.Ping == 0 && r.prog != nil {
+		return r.prog.Flow.Ping
+	}
+	return r.cfg.Ping
+}
