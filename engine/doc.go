@@ -22,4 +22,10 @@
 // copy of the options for all of them. Errors work with errors.Is and errors.As: a
 // *CloseError for a close handshake, a *HandshakeError for a refused upgrade, a
 // *ProtocolError for a server that broke the protocol, ErrTimeout for every deadline.
+//
+// Dials go through the proxy DialOptions.Proxy names (by default the environment's, as
+// net/http reads it): HTTP CONNECT, https:// and SOCKS5 proxies, failing with a
+// *ProxyError. A host name is resolved once per Options.DNSCacheTTL and its addresses
+// taken in turn. NetConn makes a connection a net.Conn, for protocol clients written
+// against one.
 package engine

@@ -101,7 +101,7 @@ func (c *Conn) dialRoute(ctx context.Context) (route, error) {
 	if pick != nil {
 		var err error
 		if p, err = pick(c.url); err != nil {
-			return route{}, &ProxyError{Proxy: "?", Stage: "config", SOCKSReply: -1, SOCKSAuth: -1, Err: fmt.Errorf("DialOptions.Proxy for %s: %w", c.url.Redacted(), err)}
+			return route{}, &ProxyError{Stage: "config", SOCKSReply: -1, SOCKSAuth: -1, Err: fmt.Errorf("DialOptions.Proxy for %s: %w", c.url.Redacted(), err)}
 		}
 	}
 	if p == nil {

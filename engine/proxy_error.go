@@ -16,7 +16,7 @@ var ErrProxy = errors.New("websocket: proxy")
 // timeout. It unwraps to the underlying error (so errors.Is(err, ErrTimeout) holds for a proxy
 // that never answered, and errors.Is(err, syscall.ECONNREFUSED) for one that is down).
 type ProxyError struct {
-	// Proxy is the proxy's URL without its password.
+	// Proxy is the proxy's URL without its password ("" when DialOptions.Proxy failed).
 	Proxy string
 	// Stage is the step that failed: "connect" (TCP to the proxy), "tls" (TLS with an
 	// https:// proxy), "CONNECT" (an HTTP proxy's answer) or "socks" (the SOCKS5 exchange).
@@ -40,8 +40,11 @@ type ProxyError struct {
 
 func (e *ProxyError) Error() string {
 	var b strings.Builder
-	b.WriteString("websocket: proxy ")
-	b.WriteString(e.Proxy)
+	b.WriteString("websocket: proxy")
+	if e.Proxy != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Proxy)
+	}
 	b.WriteString(": ")
 	switch {
 	case e.StatusCode != 0:

@@ -65,9 +65,11 @@ func (e *Engine) dialHost(ctx context.Context, d *net.Dialer, hostport string) (
 	}
 	start := int(ent.next.Add(1) - 1)
 	var first error
-	for i := range ent.addrs {
-		a := ent.addrs[(start+i)%len(ent.addrs)]
-		nc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(a.String(), port))
+	for i, n := 0, len(ent.addrs); i < n; i++ {
+		a := ent.addrs[(start+i)%n]
+		actx, cancel := partialDeadline(ctx, n-i)
+		nc, err := d.DialContext(actx, "tcp", net.JoinHostPort(a.String(), port))
+		cancel()
 		if err == nil {
 			return nc, nil
 		}
@@ -79,6 +81,25 @@ func (e *Engine) dialHost(ctx context.Context, d *net.Dialer, hostport string) (
 		}
 	}
 	return nil, first
+}
+
+// minAddrTime is the least time an address gets before the next one is tried (net.Dialer's
+// choice too).
+const minAddrTime = 2 * time.Second
+
+// partialDeadline gives one of left addresses its share of ctx's remaining time (at least
+// minAddrTime), so that one address that never answers does not eat the connect timeout of
+// a name that has others.
+func partialDeadline(ctx context.Context, left int) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok || left <= 1 {
+		return ctx, func() {}
+	}
+	share := max(time.Until(d)/time.Duration(left), minAddrTime)
+	if time.Now().Add(share).After(d) {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, time.Now().Add(share))
 }
 
 // pickAddr returns one address of host (the next in turn), or host itself when it is one.

@@ -257,3 +257,26 @@ func BenchmarkFleetDNS(b *testing.B) {
 		}
 	}
 }
+
+// TestDNSFallsBack checks that a dial whose turn falls on an address where nothing listens
+// goes on to the next address of the name.
+func TestDNSFallsBack(t *testing.T) {
+	addrs, port := loopbackServers(t, 1)
+	resolver, _ := dnsServer(t, append(addrs, netip.MustParseAddr("127.0.0.2")))
+	eng, err := engine.New(engine.Options{Loops: 1, Resolver: resolver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	target := fmt.Sprintf("ws://%s:%d/echo", fleetName[:len(fleetName)-1], port)
+	for range 6 {
+		c, err := eng.Dial(context.Background(), target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ip := c.RemoteAddr().(*net.TCPAddr).IP.String(); ip != "127.0.0.1" {
+			t.Errorf("connected to %s", ip)
+		}
+		c.CloseNow()
+	}
+}
