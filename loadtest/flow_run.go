@@ -172,7 +172,7 @@ func (s *Session) advance(now int64) {
 		case opClose:
 			s.done()
 			s.cs.selfClose.Store(true)
-			_ = s.conn.CloseWith(engine.CloseCode(in.code), in.reason)
+			closeAsync(s.conn, engine.CloseCode(in.code), in.reason)
 			return
 		case opGo:
 			if err := in.fn(s); err != nil {
@@ -248,8 +248,16 @@ func (s *Session) done() {
 func (s *Session) end() {
 	s.done()
 	if s.conn != nil && !s.cs.selfClose.Swap(true) {
-		_ = s.conn.CloseWith(engine.CloseNormal, "wsbench: flow ended")
+		closeAsync(s.conn, engine.CloseNormal, "wsbench: flow ended")
 	}
+}
+
+// closeAsync starts the close handshake without waiting for it here: Conn.CloseWith waits
+// for the server's close frame, which the connection's own event loop reads — and steps run
+// on that loop (or hold the session's lock that the loop's next callback needs), so waiting
+// in place would stall every connection of the loop until the close timeout.
+func closeAsync(c *engine.Conn, code engine.CloseCode, reason string) {
+	go func() { _ = c.CloseWith(code, reason) }()
 }
 
 // wake handles what is due at now: a think's end, an expect's deadline, an open loop's
