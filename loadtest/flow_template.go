@@ -92,6 +92,15 @@ func (sc *scope) lookup(name string) (tpart, error) {
 		name, map[bool]string{true: ", a column of " + sc.dataAs + ".*", false: ""}[sc.dataAs != ""])
 }
 
+// intArg reads a field's integer argument: a number, or a parameter holding one (so that
+// {{rand 1 rooms}} follows -set rooms=N).
+func (sc *scope) intArg(s string) (int64, error) {
+	if v, ok := sc.params[s]; ok {
+		s = v
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
 // errTemplate marks template errors (errors.Is).
 var errTemplate = errors.New("template")
 
@@ -196,10 +205,10 @@ func compileExpr(expr string, sc *scope, bin bool) (tpart, error) {
 		if len(f) != 3 {
 			return tpart{}, fmt.Errorf("%w: {{%s}}: want {{rand MIN MAX}}", errTemplate, expr)
 		}
-		a, err1 := strconv.ParseInt(f[1], 10, 64)
-		b, err2 := strconv.ParseInt(f[2], 10, 64)
+		a, err1 := sc.intArg(f[1])
+		b, err2 := sc.intArg(f[2])
 		if err1 != nil || err2 != nil || b < a {
-			return tpart{}, fmt.Errorf("%w: {{%s}}: want integers MIN <= MAX", errTemplate, expr)
+			return tpart{}, fmt.Errorf("%w: {{%s}}: want integers MIN <= MAX (numbers, or parameters holding one)", errTemplate, expr)
 		}
 		return tpart{kind: tRand, a: a, b: b}, nil
 	case "varlen", "len16", "len32", "end", "u8", "u16", "u32":
