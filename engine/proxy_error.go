@@ -18,8 +18,9 @@ var ErrProxy = errors.New("websocket: proxy")
 type ProxyError struct {
 	// Proxy is the proxy's URL without its password ("" when DialOptions.Proxy failed).
 	Proxy string
-	// Stage is the step that failed: "connect" (TCP to the proxy), "tls" (TLS with an
-	// https:// proxy), "CONNECT" (an HTTP proxy's answer) or "socks" (the SOCKS5 exchange).
+	// Stage is the step that failed: "config" (DialOptions.Proxy failed or named an unknown
+	// scheme), "connect" (TCP to the proxy), "tls" (TLS with an https:// proxy), "CONNECT"
+	// (the request to an HTTP proxy or its answer) or "socks" (the SOCKS5 exchange).
 	Stage string
 	// StatusCode and Status are an HTTP proxy's answer to CONNECT (e.g. 407,
 	// "407 Proxy Authentication Required"); zero when the proxy did not answer with a status.
