@@ -73,6 +73,9 @@ func (e *Engine) resolve(o *DialOptions) (*DialOptions, error) {
 	if err := prepareCompression(&opts); err != nil {
 		return nil, err
 	}
+	if err := checkProxyHeader(opts.ProxyConnectHeader); err != nil { // proxy_http.go
+		return nil, err
+	}
 	if (opts.Mode == Active || opts.Mode == Once) && opts.Owner == nil && opts.Handler == nil {
 		return nil, errors.New("websocket: dial: active and once modes need DialOptions.Owner")
 	}

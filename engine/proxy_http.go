@@ -52,10 +52,7 @@ func (c *Conn) dialCONNECT(ctx context.Context, p *url.URL) (route, error) {
 // connectTunnel sends CONNECT for the target over conn and reads the proxy's answer.
 func (c *Conn) connectTunnel(ctx context.Context, p *url.URL, conn net.Conn) error {
 	target := hostPort(c.url)
-	req, err := appendCONNECT(nil, target, p, c.opts.ProxyConnectHeader)
-	if err != nil {
-		return newProxyError(p, "CONNECT", err)
-	}
+	req := appendCONNECT(nil, target, p, c.opts.ProxyConnectHeader)
 	if _, err := conn.Write(req); err != nil {
 		return c.proxyStageErr(ctx, p, "CONNECT", "CONNECT through proxy "+p.Host, err)
 	}
@@ -86,8 +83,9 @@ func (c *Conn) connectTunnel(ctx context.Context, p *url.URL, conn net.Conn) err
 }
 
 // appendCONNECT appends the CONNECT request: Basic credentials from the proxy URL's user info
-// unless header sets Proxy-Authorization itself, then header's fields.
-func appendCONNECT(b []byte, target string, p *url.URL, header http.Header) ([]byte, error) {
+// unless header sets Proxy-Authorization itself, then header's fields (checked by
+// checkProxyHeader when the options were resolved).
+func appendCONNECT(b []byte, target string, p *url.URL, header http.Header) []byte {
 	b = append(b, "CONNECT "...)
 	b = append(b, target...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
@@ -100,20 +98,29 @@ func appendCONNECT(b []byte, target string, p *url.URL, header http.Header) ([]b
 		b = append(b, "\r\n"...)
 	}
 	for name, values := range header {
-		if !httpguts.ValidHeaderFieldName(name) || http.CanonicalHeaderKey(name) == "Host" {
-			return nil, fmt.Errorf("ProxyConnectHeader: field %q is not allowed", name)
-		}
 		for _, v := range values {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, fmt.Errorf("ProxyConnectHeader: field %q has an invalid value", name)
-			}
 			b = append(b, name...)
 			b = append(b, ": "...)
 			b = append(b, v...)
 			b = append(b, "\r\n"...)
 		}
 	}
-	return append(b, "\r\n"...), nil
+	return append(b, "\r\n"...)
+}
+
+// checkProxyHeader refuses ProxyConnectHeader fields that would break the CONNECT request.
+func checkProxyHeader(header http.Header) error {
+	for name, values := range header {
+		if !httpguts.ValidHeaderFieldName(name) || http.CanonicalHeaderKey(name) == "Host" {
+			return fmt.Errorf("websocket: DialOptions.ProxyConnectHeader: field %q is not allowed", name)
+		}
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("websocket: DialOptions.ProxyConnectHeader: field %q has an invalid value", name)
+			}
+		}
+	}
+	return nil
 }
 
 // proxyTLSConfig is the config for TLS with an https:// proxy: the dial's TLSConfig (as
