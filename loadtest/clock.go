@@ -7,44 +7,44 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Clock is a run's time source: monotonic nanoseconds since an origin. The schedule, the
+// clock is a run's time source: monotonic nanoseconds since an origin. The schedule, the
 // latency stamps and the sender lag all read it, so a test can drive a run's rate control on
 // simulated time.
-type Clock interface {
+type clock interface {
 	// Now is the time in nanoseconds since the clock's origin.
 	Now() int64
 	// NewSleeper returns a sleeper for one goroutine.
-	NewSleeper() Sleeper
+	NewSleeper() sleeper
 }
 
-// Sleeper waits on a Clock; each goroutine that sleeps has its own.
-type Sleeper interface {
+// sleeper waits on a clock; each goroutine that sleeps has its own.
+type sleeper interface {
 	// SleepUntil returns when Now() >= t or when wake is signalled (or closed), whichever
 	// comes first.
 	SleepUntil(t int64, wake <-chan struct{})
 }
 
-// RealClock reads the monotonic clock relative to Origin.
-type RealClock struct{ Origin time.Time }
+// realClock reads the monotonic clock relative to Origin.
+type realClock struct{ Origin time.Time }
 
-// NewRealClock starts a real clock now.
-func NewRealClock() *RealClock { return &RealClock{Origin: time.Now()} }
+// newRealClock starts a real clock now.
+func newRealClock() *realClock { return &realClock{Origin: time.Now()} }
 
-// Now implements Clock.
-func (c *RealClock) Now() int64 { return int64(time.Since(c.Origin)) }
+// Now implements clock.
+func (c *realClock) Now() int64 { return int64(time.Since(c.Origin)) }
 
 // Wall converts a clock reading to wall-clock time.
-func (c *RealClock) Wall(t int64) time.Time { return c.Origin.Add(time.Duration(t)) }
+func (c *realClock) Wall(t int64) time.Time { return c.Origin.Add(time.Duration(t)) }
 
-// NewSleeper implements Clock.
-func (c *RealClock) NewSleeper() Sleeper {
+// NewSleeper implements clock.
+func (c *realClock) NewSleeper() sleeper {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	return &realSleeper{c: c, t: t}
 }
 
 type realSleeper struct {
-	c *RealClock
+	c *realClock
 	t *time.Timer
 }
 
@@ -78,33 +78,33 @@ func (s *realSleeper) SleepUntil(t int64, wake <-chan struct{}) {
 	}
 }
 
-// SimClock is simulated time for tests: it moves only when a sleeper sleeps, and then to the
+// simClock is simulated time for tests: it moves only when a sleeper sleeps, and then to the
 // requested time plus an overshoot that imitates a busy scheduler (deterministic).
-type SimClock struct {
+type simClock struct {
 	mu  sync.Mutex
 	now int64
 	// Overshoot, when set, returns how far past the requested time a sleep ends (ns).
 	Overshoot func() int64
 }
 
-// Now implements Clock.
-func (c *SimClock) Now() int64 {
+// Now implements clock.
+func (c *simClock) Now() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
 // Advance moves the clock forward by d.
-func (c *SimClock) Advance(d time.Duration) {
+func (c *simClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now += int64(d)
 	c.mu.Unlock()
 }
 
-// NewSleeper implements Clock.
-func (c *SimClock) NewSleeper() Sleeper { return simSleeper{c} }
+// NewSleeper implements clock.
+func (c *simClock) NewSleeper() sleeper { return simSleeper{c} }
 
-type simSleeper struct{ c *SimClock }
+type simSleeper struct{ c *simClock }
 
 func (s simSleeper) SleepUntil(t int64, wake <-chan struct{}) {
 	select {

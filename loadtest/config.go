@@ -79,17 +79,17 @@ func (s Shard) IDs(total int) []int {
 	return ids
 }
 
-// Share is the fraction of a fleet-wide quantity (rate, ramp) that this shard carries when
+// share is the fraction of a fleet-wide quantity (rate, ramp) that this shard carries when
 // it holds n of total connections.
-func Share(n, total int) float64 {
+func share(n, total int) float64 {
 	if total <= 0 {
 		return 0
 	}
 	return float64(n) / float64(total)
 }
 
-// Quota is connection id's share of a fleet-wide message count.
-func Quota(messages int64, id, total int) int64 {
+// quota is connection id's share of a fleet-wide message count.
+func quota(messages int64, id, total int) int64 {
 	if messages <= 0 || total <= 0 {
 		return -1 // unlimited
 	}
@@ -124,7 +124,7 @@ type Config struct {
 	// Size of each message in bytes (echo, soak); Payload overrides it.
 	Size   int
 	Binary bool
-	// Payload is a template with {{seq}}, {{ts}} and optionally {{id}} (see NewPayload).
+	// Payload is a template with {{seq}}, {{ts}} and optionally {{id}} (see newPayload).
 	Payload []byte
 	// Headers are "Name: value" lines; {{id}} becomes the connection id and {{token}} the
 	// connection's token (Tokens[id % len(Tokens)]).

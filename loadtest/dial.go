@@ -20,7 +20,7 @@ type connState struct {
 	fs   *Session // flows
 
 	// stamped messages (the built-in scenarios' stamp steps, under the session's lock)
-	pl    *Payload
+	pl    *payload
 	buf   []byte
 	seq   uint64   // stamps sent
 	track seqTrack // stamps received

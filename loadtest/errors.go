@@ -40,8 +40,8 @@ const (
 	kindHandshakePref = "handshake_"
 )
 
-// Classify names the kind of a dial, send or connection error.
-func Classify(err error) string {
+// classify names the kind of a dial, send or connection error.
+func classify(err error) string {
 	var he *engine.HandshakeError
 	var ce *engine.CloseError
 	var pe *engine.ProtocolError
@@ -123,7 +123,7 @@ func (e *errCounter) add(kind string, err error) {
 	e.mu.Unlock()
 }
 
-func (e *errCounter) addErr(err error) { e.add(Classify(err), err) }
+func (e *errCounter) addErr(err error) { e.add(classify(err), err) }
 
 func (e *errCounter) snapshot() ([]ErrorCount, int64) {
 	e.mu.Lock()

@@ -139,7 +139,7 @@ func runFlow(t *testing.T, p *Program, url string, conns int, d time.Duration) *
 
 func mustCount(t *testing.T, r *Result, label string) int64 {
 	t.Helper()
-	return r.count(label).Total
+	return r.Count(label).Total
 }
 
 // Requests on an open schedule, replies overtaking each other (the server delays request n by
@@ -162,7 +162,7 @@ func TestFlowRequestReplyCorrelated(t *testing.T) {
 			if n := mustCount(t, res, "timeouts(rtt)") + mustCount(t, res, UnexpectedLabel); n != 0 {
 				t.Errorf("timeouts or unexpected messages: %+v", res.Counts)
 			}
-			m := res.metric("rtt")
+			m := res.Metric("rtt")
 			if m == nil || m.Latency.Count != conns*perConn {
 				t.Fatalf("rtt metric %+v", m)
 			}
@@ -200,14 +200,14 @@ func TestFlowChatCapturesAndRules(t *testing.T) {
 			if got := mustCount(t, res, "say"); got != conns*says || st["says"] != conns*says {
 				t.Errorf("acks matched %d, server says %d, want %d", got, st["says"], conns*says)
 			}
-			if m := res.metric("say"); m == nil || m.Latency.Count != conns*says {
+			if m := res.Metric("say"); m == nil || m.Latency.Count != conns*says {
 				t.Errorf("say metric %+v", m)
 			}
 			// rooms r1 (4 members: ids 0, 2, 3, 5) and r2 (2 members): every say goes to the other
 			// members of its room; a member that closed (300 ms after its own last ack) misses
 			// the broadcasts that come later, which a loaded machine makes possible
 			const want = says * (4*3 + 2*1)
-			f := res.metric("fanout")
+			f := res.Metric("fanout")
 			if f == nil || !f.Stamp || f.Latency.Count > st["said"] || st["said"] > want || f.Latency.Count < want*9/10 {
 				t.Errorf("fanout %+v, server said %d, want %d", f, st["said"], want)
 			}
@@ -244,7 +244,7 @@ func TestForeignMessagesAreNotStamps(t *testing.T) {
 					t.Fatal(err)
 				}
 				m := res.Messages
-				f := res.count(ForeignLabel)
+				f := res.Count(ForeignLabel)
 				if res.Connections.Opened != 4 || f.Total < 8 || f.Example == "" {
 					t.Fatalf("%s: connections %+v, foreign %+v", cfg.Scenario, res.Connections, f)
 				}

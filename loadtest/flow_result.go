@@ -20,7 +20,8 @@ type LabelCount struct {
 	Example string `json:"example,omitempty"`
 }
 
-func (r *Result) metric(name string) *MetricSummary {
+// Metric returns the flow metric called name (nil when there is none).
+func (r *Result) Metric(name string) *MetricSummary {
 	for i := range r.Metrics {
 		if r.Metrics[i].Name == name {
 			return &r.Metrics[i]
@@ -29,7 +30,8 @@ func (r *Result) metric(name string) *MetricSummary {
 	return nil
 }
 
-func (r *Result) count(label string) LabelCount {
+// Count returns the count under label (zero when there is none).
+func (r *Result) Count(label string) LabelCount {
 	for _, c := range r.Counts {
 		if c.Label == label {
 			return c

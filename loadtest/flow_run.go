@@ -120,7 +120,7 @@ func (s *Session) advance(now int64) {
 				ls.left = l.Count
 			}
 			if l.Total > 0 {
-				ls.left = int(Quota(l.Total, s.id, r.cfg.Conns))
+				ls.left = int(quota(l.Total, s.id, r.cfg.Conns))
 				if ls.left == 0 {
 					s.pc = in.jump + 1 // this connection's share of the total is none
 					continue
@@ -131,7 +131,7 @@ func (s *Session) advance(now int64) {
 			}
 			if iv := s.interval(in); iv > 0 {
 				phase := r.t0 + int64(float64(iv)*float64(s.id%r.cfg.Conns)/float64(r.cfg.Conns))
-				ls.next = FirstSlot(phase, iv, now)
+				ls.next = firstSlot(phase, iv, now)
 				s.loops = append(s.loops, ls)
 				s.wait, s.until = waitSlot, ls.next
 				return
@@ -223,7 +223,7 @@ func (s *Session) fail(in *instr, err error) {
 	var fe *flowStepErr
 	if errors.As(err, &fe) {
 		kind = fe.kind
-	} else if k := Classify(err); k != KindOther {
+	} else if k := classify(err); k != KindOther {
 		kind = k
 	}
 	s.r.errs.add(kind, fmt.Errorf("%s: %s: %w", in.pos, in.name, err))
@@ -529,7 +529,7 @@ func (r *run) flowResult(res *Result) {
 			h.Merge(st.mh[i])
 			st.mu.Unlock()
 		}
-		res.Metrics = append(res.Metrics, MetricSummary{Name: m.Name, Stamp: m.Stamp, Latency: Summarize(h)})
+		res.Metrics = append(res.Metrics, MetricSummary{Name: m.Name, Stamp: m.Stamp, Latency: summarize(h)})
 	}
 	if len(res.Metrics) > 0 {
 		res.Latency = res.Metrics[0].Latency

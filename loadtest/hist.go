@@ -50,8 +50,8 @@ type HistSummary struct {
 
 func us2ms(v int64) float64 { return float64(v) / 1000 }
 
-// Summarize builds the JSON summary of h (nil or empty: a zero summary).
-func Summarize(h *hdr.Histogram) HistSummary {
+// summarize builds the JSON summary of h (nil or empty: a zero summary).
+func summarize(h *hdr.Histogram) HistSummary {
 	if h == nil || h.TotalCount() == 0 {
 		return HistSummary{}
 	}
@@ -114,5 +114,5 @@ func mergeSummaries(parts []HistSummary) (HistSummary, error) {
 			return HistSummary{}, fmt.Errorf("histogram merge dropped %d values", dropped)
 		}
 	}
-	return Summarize(total), nil
+	return summarize(total), nil
 }

@@ -2,11 +2,11 @@ package loadtest
 
 import "sync"
 
-// Pacer keeps the next intended send time of each of its slots (one per connection) in a
+// pacer keeps the next intended send time of each of its slots (one per connection) in a
 // min-heap. The schedule is fixed by arithmetic, not by when the caller gets round to it: a
 // slot due at t stays due at t however late Fire is called, which is what keeps the open
 // model free of coordinated omission.
-type Pacer struct {
+type pacer struct {
 	h []pslot
 }
 
@@ -16,16 +16,16 @@ type pslot struct {
 }
 
 // Len is the number of slots.
-func (p *Pacer) Len() int { return len(p.h) }
+func (p *pacer) Len() int { return len(p.h) }
 
 // Add schedules slot id at next.
-func (p *Pacer) Add(id int, next int64) {
+func (p *pacer) Add(id int, next int64) {
 	p.h = append(p.h, pslot{next: next, id: id})
 	p.up(len(p.h) - 1)
 }
 
 // Next is the earliest intended time, if any slot is left.
-func (p *Pacer) Next() (int64, bool) {
+func (p *pacer) Next() (int64, bool) {
 	if len(p.h) == 0 {
 		return 0, false
 	}
@@ -35,7 +35,7 @@ func (p *Pacer) Next() (int64, bool) {
 // Fire calls fn for slots due at or before now, earliest first, at most max of them (0: no
 // limit). fn returns when the slot is due next (-1: it leaves the schedule). Fire returns
 // how many calls it made.
-func (p *Pacer) Fire(now int64, max int, fn func(id int, intended int64) int64) int {
+func (p *pacer) Fire(now int64, max int, fn func(id int, intended int64) int64) int {
 	n := 0
 	for len(p.h) > 0 && p.h[0].next <= now && (max <= 0 || n < max) {
 		s := &p.h[0]
@@ -50,7 +50,7 @@ func (p *Pacer) Fire(now int64, max int, fn func(id int, intended int64) int64) 
 	return n
 }
 
-func (p *Pacer) pop() {
+func (p *pacer) pop() {
 	last := len(p.h) - 1
 	p.h[0] = p.h[last]
 	p.h = p.h[:last]
@@ -59,14 +59,14 @@ func (p *Pacer) pop() {
 	}
 }
 
-func (p *Pacer) less(i, j int) bool {
+func (p *pacer) less(i, j int) bool {
 	if p.h[i].next != p.h[j].next {
 		return p.h[i].next < p.h[j].next
 	}
 	return p.h[i].id < p.h[j].id
 }
 
-func (p *Pacer) up(i int) {
+func (p *pacer) up(i int) {
 	for i > 0 {
 		parent := (i - 1) / 2
 		if !p.less(i, parent) {
@@ -77,7 +77,7 @@ func (p *Pacer) up(i int) {
 	}
 }
 
-func (p *Pacer) down(i int) {
+func (p *pacer) down(i int) {
 	n := len(p.h)
 	for {
 		l := 2*i + 1
@@ -96,9 +96,9 @@ func (p *Pacer) down(i int) {
 	}
 }
 
-// FirstSlot is the first time phase + k*interval (k >= 0) at or after now: where a
+// firstSlot is the first time phase + k*interval (k >= 0) at or after now: where a
 // connection that opens at now joins its place in the schedule.
-func FirstSlot(phase, interval, now int64) int64 {
+func firstSlot(phase, interval, now int64) int64 {
 	if now <= phase {
 		return phase
 	}
@@ -106,18 +106,18 @@ func FirstSlot(phase, interval, now int64) int64 {
 	return phase + k*interval
 }
 
-// Schedule is the open model's arithmetic: connection id (0..Total-1 across every shard)
+// schedule is the open model's arithmetic: connection id (0..Total-1 across every shard)
 // sends every Interval ns, offset by Phase(id), so that the whole fleet's sends are evenly
 // spread in time and the shards interleave exactly.
-type Schedule struct {
+type schedule struct {
 	Start    int64 // clock time of the schedule's origin
 	Interval int64 // per connection, ns
 	Total    int   // connections in the whole fleet
 }
 
-// ScheduleFor builds the schedule for a target rate: total (messages/s across the whole
+// scheduleFor builds the schedule for a target rate: total (messages/s across the whole
 // fleet) or, when perConn is set, per connection.
-func ScheduleFor(start int64, rate float64, perConn bool, total int) Schedule {
+func scheduleFor(start int64, rate float64, perConn bool, total int) schedule {
 	if total < 1 {
 		total = 1
 	}
@@ -129,20 +129,20 @@ func ScheduleFor(start int64, rate float64, perConn bool, total int) Schedule {
 	if iv < 1 {
 		iv = 1
 	}
-	return Schedule{Start: start, Interval: iv, Total: total}
+	return schedule{Start: start, Interval: iv, Total: total}
 }
 
 // Phase is connection id's offset within an interval.
-func (s Schedule) Phase(id int) int64 {
+func (s schedule) Phase(id int) int64 {
 	return s.Start + int64(float64(s.Interval)*float64(id%s.Total)/float64(s.Total))
 }
 
 // sender is one open-model sending goroutine: it owns a share of the connections and fires
 // their scheduled sends on time (or as soon as it can when late, recording how late).
 type sender struct {
-	clk   Clock
-	sl    Sleeper
-	pacer Pacer
+	clk   clock
+	sl    sleeper
+	pacer pacer
 	end   int64 // intended times at or after end are not sent
 	// send makes one scheduled send (or runs one timer); it returns when the slot is due
 	// next, or -1 when it leaves the schedule (connection gone, quota reached).
@@ -155,7 +155,7 @@ type sender struct {
 	pending []pslot
 }
 
-func newSender(clk Clock, end int64, send func(id int, intended int64) int64, stop chan struct{}) *sender {
+func newSender(clk clock, end int64, send func(id int, intended int64) int64, stop chan struct{}) *sender {
 	return &sender{clk: clk, sl: clk.NewSleeper(), end: end, send: send, wake: make(chan struct{}, 1), stop: stop}
 }
 

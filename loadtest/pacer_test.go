@@ -9,10 +9,10 @@ import (
 
 // simRun drives the real sender loop on simulated time: every sleep overshoots by up to
 // jitter, as on a busy machine. It returns the intended and actual times of every send.
-func simRun(t *testing.T, conns int, sched Schedule, end int64, jitter int64, stallAt, stallFor int64) (intended, actual []int64) {
+func simRun(t *testing.T, conns int, sched schedule, end int64, jitter int64, stallAt, stallFor int64) (intended, actual []int64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
-	clk := &SimClock{Overshoot: func() int64 {
+	clk := &simClock{Overshoot: func() int64 {
 		if jitter == 0 {
 			return 0
 		}
@@ -32,7 +32,7 @@ func simRun(t *testing.T, conns int, sched Schedule, end int64, jitter int64, st
 	}
 	sd := newSender(clk, end, send, make(chan struct{}))
 	for id := range conns {
-		sd.add(id, FirstSlot(sched.Phase(id), sched.Interval, 0))
+		sd.add(id, firstSlot(sched.Phase(id), sched.Interval, 0))
 	}
 	sd.run()
 	return intended, actual
@@ -47,7 +47,7 @@ func within(t *testing.T, what string, got, want, tol float64) {
 
 func TestRateTotalOnSimulatedClock(t *testing.T) {
 	const rate, conns, secs = 10000.0, 100, 10
-	sched := ScheduleFor(0, rate, false, conns)
+	sched := scheduleFor(0, rate, false, conns)
 	intended, actual := simRun(t, conns, sched, secs*1e9, int64(3*time.Millisecond), 0, 0)
 	within(t, "sends", float64(len(intended)), rate*secs, 0.02)
 	perSec := make([]int, secs)
@@ -71,7 +71,7 @@ func TestRateTotalOnSimulatedClock(t *testing.T) {
 
 func TestRatePerConnectionOnSimulatedClock(t *testing.T) {
 	const perConn, conns, secs = 50.0, 40, 5
-	sched := ScheduleFor(0, perConn, true, conns)
+	sched := scheduleFor(0, perConn, true, conns)
 	intended, _ := simRun(t, conns, sched, secs*1e9, int64(time.Millisecond), 0, 0)
 	within(t, "sends", float64(len(intended)), perConn*conns*secs, 0.02)
 }
@@ -80,7 +80,7 @@ func TestRatePerConnectionOnSimulatedClock(t *testing.T) {
 // schedule is unchanged: intended times stay on the grid, the lag shows the freeze.
 func TestRateSurvivesGeneratorStall(t *testing.T) {
 	const rate, conns = 1000.0, 10
-	sched := ScheduleFor(0, rate, false, conns)
+	sched := scheduleFor(0, rate, false, conns)
 	intended, actual := simRun(t, conns, sched, 2e9, 0, 1e9, int64(300*time.Millisecond))
 	within(t, "sends", float64(len(intended)), 2000, 0.02)
 	var maxLag int64
@@ -96,7 +96,7 @@ func TestRateSurvivesGeneratorStall(t *testing.T) {
 }
 
 func TestPacerOrderAndRemoval(t *testing.T) {
-	var p Pacer
+	var p pacer
 	p.Add(1, 30)
 	p.Add(2, 10)
 	p.Add(3, 20)
@@ -126,8 +126,8 @@ func TestFirstSlot(t *testing.T) {
 	for _, c := range []struct{ phase, iv, now, want int64 }{
 		{5, 10, 0, 5}, {5, 10, 5, 5}, {5, 10, 6, 15}, {5, 10, 25, 25}, {5, 10, 26, 35},
 	} {
-		if got := FirstSlot(c.phase, c.iv, c.now); got != c.want {
-			t.Errorf("FirstSlot(%d,%d,%d) = %d, want %d", c.phase, c.iv, c.now, got, c.want)
+		if got := firstSlot(c.phase, c.iv, c.now); got != c.want {
+			t.Errorf("firstSlot(%d,%d,%d) = %d, want %d", c.phase, c.iv, c.now, got, c.want)
 		}
 	}
 }

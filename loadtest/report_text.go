@@ -237,7 +237,7 @@ func ModelName(s Scenario, m Model) string {
 
 // writeFlowNotes prints a flow's counts by label and what the marks in its table mean.
 func (r *Result) writeFlowNotes(w io.Writer) {
-	if r.Scenario != FlowRun && r.count(ForeignLabel).Total == 0 {
+	if r.Scenario != FlowRun && r.Count(ForeignLabel).Total == 0 {
 		return
 	}
 	for _, m := range r.Metrics {

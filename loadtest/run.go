@@ -20,7 +20,7 @@ type run struct {
 	cfg  *Config
 	prog *Program
 	user bool // prog is the caller's flow (not a built-in scenario's)
-	clk  *RealClock
+	clk  *realClock
 	eng  *engine.Engine
 	h    engine.Handler
 
@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.messages = cfg.Scenario == Echo || (cfg.Scenario == Soak && cfg.Rate > 0)
 	r.prog, r.user = cfg.Flow, cfg.Flow != nil
 	if r.messages {
-		pl, err := NewPayload(cfg.Payload, cfg.Size, cfg.Binary)
+		pl, err := newPayload(cfg.Payload, cfg.Size, cfg.Binary)
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +177,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 
 func (r *run) startClock() {
 	cfg := r.cfg
-	r.clk = NewRealClock()
+	r.clk = newRealClock()
 	r.t0 = r.clk.Now()
 	r.t0Wall = r.clk.Wall(r.t0).UnixNano()
 	r.prevT = r.t0

@@ -51,14 +51,14 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 	m.Unsent = unsent
 	switch cfg.Scenario {
 	case Connect:
-		res.Connect = Summarize(lat)
+		res.Connect = summarize(lat)
 		m.SentTotal, m.ReceivedTotal = 0, 0
 		if res.MeasuredS > 0 {
 			c.UpgradesPerS = float64(recvM) / res.MeasuredS
 		}
 	default:
-		res.Latency = Summarize(lat)
-		res.Connect = Summarize(r.connectH)
+		res.Latency = summarize(lat)
+		res.Connect = summarize(r.connectH)
 		m.Sent, m.Received = sentM, recvM
 		for _, cs := range r.conns {
 			t := &cs.track
@@ -87,16 +87,16 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 	if r.prog != nil {
 		r.flowResult(res)
 	}
-	res.TCPConnect = Summarize(r.tcpH)
-	res.Handshake = Summarize(r.hsH)
+	res.TCPConnect = summarize(r.tcpH)
+	res.Handshake = summarize(r.hsH)
 	if cfg.Model == Open && r.messages || r.user && lag.TotalCount() > 0 {
-		res.SenderLag = Summarize(lag) // how late open loops' iterations started
+		res.SenderLag = summarize(lag) // how late open loops' iterations started
 	}
 	if cfg.Ping > 0 {
 		res.Extra = &ExtraCounts{Pongs: pongs}
 	}
 	if cfg.Model == Open && r.messages && cfg.Messages == 0 && res.MeasuredS > 0 {
-		want := cfg.Rate * Share(r.nconns, cfg.Conns)
+		want := cfg.Rate * share(r.nconns, cfg.Conns)
 		if cfg.PerConnRate {
 			want = cfg.Rate * float64(r.nconns)
 		}

@@ -57,7 +57,7 @@ func init() {
 }
 
 // newStampSend builds the step that sends one stamped message (connection id, sequence
-// number, intended send time; see Payload) from with: size, binary, template.
+// number, intended send time; see payload) from with: size, binary, template.
 func newStampSend(args map[string]string) (func(*Session) error, error) {
 	size, err := strconv.Atoi(orDefault(args["size"], strconv.Itoa(DefaultSize)))
 	if err != nil {
@@ -71,7 +71,7 @@ func newStampSend(args map[string]string) (func(*Session) error, error) {
 	if t := args["template"]; t != "" {
 		tmplText = []byte(t)
 	}
-	pl, err := NewPayload(tmplText, size, bin)
+	pl, err := newPayload(tmplText, size, bin)
 	if err != nil {
 		return nil, fmt.Errorf("stamp-send: %w", err)
 	}

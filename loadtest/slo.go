@@ -169,7 +169,7 @@ func (r *Result) sloValue(o SLO) (float64, string, bool) {
 		switch o.Metric {
 		case "timeouts", "count", "rate":
 		default:
-			m := r.metric(o.Name)
+			m := r.Metric(o.Name)
 			if m == nil {
 				return 0, "ms", false
 			}
@@ -207,19 +207,19 @@ func (r *Result) sloValue(o SLO) (float64, string, bool) {
 		}
 		return pct(n, base), "%", true
 	case "timeouts":
-		n := float64(r.count("timeouts(" + o.Name + ")").Total)
+		n := float64(r.Count("timeouts(" + o.Name + ")").Total)
 		if !o.Percent {
 			return n, "", true
 		}
-		return pct(n, n+float64(r.count(o.Name).Total)), "%", true
+		return pct(n, n+float64(r.Count(o.Name).Total)), "%", true
 	case "count":
-		if m := r.metric(o.Name); m != nil {
+		if m := r.Metric(o.Name); m != nil {
 			return float64(m.Latency.Count), "", true
 		}
-		return float64(r.count(o.Name).Count), "", true
+		return float64(r.Count(o.Name).Count), "", true
 	case "rate":
-		n := float64(r.count(o.Name).Count)
-		if m := r.metric(o.Name); m != nil {
+		n := float64(r.Count(o.Name).Count)
+		if m := r.Metric(o.Name); m != nil {
 			n = float64(m.Latency.Count)
 		}
 		if r.MeasuredS <= 0 {

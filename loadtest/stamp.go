@@ -22,20 +22,20 @@ const (
 	tsWidth      = 20
 )
 
-// DefaultTextTemplate is the text payload when no -payload file is given; it is padded with
+// defaultTextTemplate is the text payload when no -payload file is given; it is padded with
 // 'x' to the requested size.
-const DefaultTextTemplate = "id={{id}} seq={{seq}} t={{ts}} "
+const defaultTextTemplate = "id={{id}} seq={{seq}} t={{ts}} "
 
-// Payload renders and parses stamped messages.
-type Payload struct {
+// payload renders and parses stamped messages.
+type payload struct {
 	base                 []byte
 	raw                  bool
 	idOff, seqOff, tsOff int // -1 when absent (template only)
 }
 
-// NewPayload builds the payload: a template (nil for the default), padded to size when the
+// newPayload builds the payload: a template (nil for the default), padded to size when the
 // template is the default; binary without a template uses the raw layout.
-func NewPayload(template []byte, size int, binary bool) (*Payload, error) {
+func newPayload(template []byte, size int, binary bool) (*payload, error) {
 	if template == nil && binary {
 		if size < rawStampSize {
 			size = rawStampSize
@@ -44,14 +44,14 @@ func NewPayload(template []byte, size int, binary bool) (*Payload, error) {
 		for i := rawStampSize; i < size; i++ {
 			base[i] = 'x'
 		}
-		return &Payload{base: base, raw: true, idOff: 0, seqOff: 8, tsOff: 16}, nil
+		return &payload{base: base, raw: true, idOff: 0, seqOff: 8, tsOff: 16}, nil
 	}
 	pad := false
 	if template == nil {
-		template = []byte(DefaultTextTemplate)
+		template = []byte(defaultTextTemplate)
 		pad = true
 	}
-	p := &Payload{idOff: -1, seqOff: -1, tsOff: -1}
+	p := &payload{idOff: -1, seqOff: -1, tsOff: -1}
 	var out []byte
 	rest := template
 	for len(rest) > 0 {
@@ -98,13 +98,13 @@ func NewPayload(template []byte, size int, binary bool) (*Payload, error) {
 }
 
 // Size is the length of every message.
-func (p *Payload) Size() int { return len(p.base) }
+func (p *payload) Size() int { return len(p.base) }
 
 // NewBuffer returns a fresh copy of the payload for one connection to stamp and send.
-func (p *Payload) NewBuffer() []byte { return append([]byte(nil), p.base...) }
+func (p *payload) NewBuffer() []byte { return append([]byte(nil), p.base...) }
 
 // Fill stamps buf (from NewBuffer) in place.
-func (p *Payload) Fill(buf []byte, id, seq uint64, ts int64) {
+func (p *payload) Fill(buf []byte, id, seq uint64, ts int64) {
 	if p.raw {
 		binary.LittleEndian.PutUint64(buf[0:], id)
 		binary.LittleEndian.PutUint64(buf[8:], seq)
@@ -120,7 +120,7 @@ func (p *Payload) Fill(buf []byte, id, seq uint64, ts int64) {
 
 // Parse reads the stamp of a reply; ok is false when the message does not carry one where
 // this payload puts it. hasID is false for templates without {{id}}.
-func (p *Payload) Parse(data []byte) (id, seq uint64, ts int64, hasID, ok bool) {
+func (p *payload) Parse(data []byte) (id, seq uint64, ts int64, hasID, ok bool) {
 	if len(data) != len(p.base) {
 		return 0, 0, 0, false, false
 	}

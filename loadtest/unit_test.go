@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"syscall"
@@ -33,9 +32,9 @@ func TestShardPartition(t *testing.T) {
 				}
 				for _, id := range ids {
 					seen[id]++
-					sumQuota += Quota(12345, id, total)
+					sumQuota += quota(12345, id, total)
 				}
-				sumShare += Share(len(ids), total)
+				sumShare += share(len(ids), total)
 			}
 			for id, c := range seen {
 				if c != 1 {
@@ -52,9 +51,9 @@ func TestShardPartition(t *testing.T) {
 	}
 	// The open schedule of the whole fleet is the union of the shards' schedules: the same
 	// per-connection interval and phases whatever the shard.
-	whole := ScheduleFor(0, 3000, false, 30)
+	whole := scheduleFor(0, 3000, false, 30)
 	for _, id := range (Shard{2, 3}).IDs(30) {
-		if whole.Phase(id) != ScheduleFor(0, 3000, false, 30).Phase(id) {
+		if whole.Phase(id) != scheduleFor(0, 3000, false, 30).Phase(id) {
 			t.Fatal("phase depends on the shard")
 		}
 	}
@@ -79,7 +78,7 @@ func TestHistogramMergeExact(t *testing.T) {
 			recordNs(h, ns)
 			recordNs(all, ns)
 		}
-		parts = append(parts, Summarize(h))
+		parts = append(parts, summarize(h))
 	}
 	merged, err := mergeSummaries(parts)
 	if err != nil {
@@ -92,7 +91,7 @@ func TestHistogramMergeExact(t *testing.T) {
 	if !mh.Equals(all) {
 		t.Fatal("merged histogram differs from the histogram of all values")
 	}
-	if want := Summarize(all); merged.P99Ms != want.P99Ms || merged.P9999 != want.P9999 || merged.Count != 30000 {
+	if want := summarize(all); merged.P99Ms != want.P99Ms || merged.P9999 != want.P9999 || merged.Count != 30000 {
 		t.Fatalf("merged %+v, want %+v", merged, want)
 	}
 }
@@ -112,7 +111,7 @@ func fakeResult(shard Shard, n int64, lat []int64) *Result {
 		Connections: ConnCounts{Target: 10, Opened: 10},
 		Messages:    MsgCounts{Sent: n, Received: n, SentTotal: n, ReceivedTotal: n, SendPerS: float64(n), RecvPerS: float64(n)},
 		Errors:      []ErrorCount{{Kind: KindTimeout, Count: 1}}, ErrorsTotal: 1,
-		Latency: Summarize(h),
+		Latency: summarize(h),
 		Series:  []Point{p},
 	}
 }
@@ -148,7 +147,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 		{[]byte(`{"type":"ping","id":"{{id}}","seq":"{{seq}}","ts":"{{ts}}"}`), 0, false},
 		{[]byte(`seq={{seq}} ts={{ts}} {{other}}`), 0, true},
 	} {
-		p, err := NewPayload(c.tmpl, c.size, c.binary)
+		p, err := newPayload(c.tmpl, c.size, c.binary)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +167,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewPayload([]byte("no markers"), 0, false); err == nil {
+	if _, err := newPayload([]byte("no markers"), 0, false); err == nil {
 		t.Fatal("template without markers accepted")
 	}
 }
@@ -277,26 +276,6 @@ func TestReportRendering(t *testing.T) {
 	}
 }
 
-func TestLiveMetrics(t *testing.T) {
-	l := NewLive(Echo, Shard{1, 3})
-	l.Observe(Point{T: 1, Sent: 10, Received: 9, Errors: 1, Open: 5, P99Ms: 2})
-	l.Observe(Point{T: 2, Sent: 10, Received: 10, Open: 5, P99Ms: 4})
-	rec := httptest.NewRecorder()
-	l.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	body := rec.Body.String()
-	for _, want := range []string{
-		`wsbench_messages_sent_total{scenario="echo",shard="1/3"} 20`,
-		`wsbench_messages_received_total{scenario="echo",shard="1/3"} 19`,
-		`wsbench_errors_total{scenario="echo",shard="1/3"} 1`,
-		`wsbench_latency_p99_seconds{scenario="echo",shard="1/3"} 0.004`,
-		"# TYPE wsbench_connections_open gauge",
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("metrics have no %q:\n%s", want, body)
-		}
-	}
-}
-
 func TestClassify(t *testing.T) {
 	wrap := func(err error) error { return fmt.Errorf("websocket: dial ws://x: %w", err) }
 	for _, c := range []struct {
@@ -320,8 +299,8 @@ func TestClassify(t *testing.T) {
 		{engine.ErrAbnormalClose, KindAbnormal},
 		{errors.New("something else"), KindOther},
 	} {
-		if got := Classify(c.err); got != c.want {
-			t.Errorf("Classify(%v) = %q, want %q", c.err, got, c.want)
+		if got := classify(c.err); got != c.want {
+			t.Errorf("classify(%v) = %q, want %q", c.err, got, c.want)
 		}
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -69,18 +67,17 @@ func (pl *plan) setup(stderr io.Writer) (cleanup func(), err error) {
 		cfg.ProgressTTY = isTerminal(stderr)
 	}
 	if f.prometheus != "" {
-		live := loadtest.NewLive(cfg.Scenario, cfg.Shard)
-		cfg.OnPoint = live.Observe
-		ln, err := net.Listen("tcp", f.prometheus)
+		what := string(cfg.Scenario)
+		if cfg.Flow != nil {
+			what = cfg.Flow.Flow.Name
+		}
+		l := newLive(what, cfg.Shard)
+		cfg.OnPoint = l.observe
+		stopLive, err := serveLive(f.prometheus, l, stderr)
 		if err != nil {
 			return cleanup, fmt.Errorf("-prometheus: %v", err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", live)
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = hs.Serve(ln) }()
-		undo = append(undo, func() { _ = hs.Close() })
-		fmt.Fprintf(stderr, "wsbench: metrics at http://%s/metrics\n", ln.Addr())
+		undo = append(undo, stopLive)
 	}
 	if err := cfg.Validate(); err != nil {
 		return cleanup, err
