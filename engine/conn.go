@@ -21,48 +21,53 @@ import (
 // are safe for concurrent use. The socket and the parser belong to the current session, which
 // only the event loop carrying it touches.
 type Conn struct {
-	eng  *Engine
-	opts *DialOptions // defaults applied; read-only
-	url  *url.URL
-	val  any
-	// handler is DialOptions.Handler (kept here: the options may be shared)
-	handler Handler
+	// Fixed at Dial; read without the lock.
+	eng     *Engine
+	opts    *DialOptions // resolved; read-only, shared by a Dialer's connections
+	url     *url.URL
+	val     any     // DialOptions.Value, or the Dialer.Dial value
+	handler Handler // DialOptions.Handler
 
-	state  atomic.Uint32
-	regIdx int32      // index in the engine's registry, -1 when not registered (under eng.mu)
-	mu     sync.Mutex // guards everything below
+	state  atomic.Uint32 // the State (setState)
+	regIdx int32         // index in the engine's registry, -1 when not registered (under eng.mu)
 
-	// write side
-	flushQueued   bool // queued in the loop's flush queue
-	inLoop        bool // the loop is inside this connection's callbacks and flushes when done
-	closeSent     bool // our close frame is queued: nothing may follow it
-	closeTimerDue bool // the loop starts the close timer once our close frame is written (by it or by Close)
-	// delivery side
-	mode       Mode
-	backlogged bool // queued events wait for room in the owner channel
-	finalSent  bool // the final event reached the owner
-	noRetry    bool // Close was called: no more reconnections
-	recvBusy   bool // Recv returned a message and has not been called again since
+	mu sync.Mutex // guards every field below
 
-	sess *session // the current session (a new one per reconnection)
-	// set when a session's upgrade completes: the 101's header lines ("Name: value\n")
-	// except Sec-WebSocket-Accept, shared with other connections that got the same lines
-	// (internHeader), and the request's 16-byte nonce, from which that Accept value follows
+	// The current session (a new one per reconnection) and what its upgrade left: the 101's
+	// header lines ("Name: value\n") except Sec-WebSocket-Accept, shared with other
+	// connections that got the same lines (internHeader), and the request's 16-byte nonce,
+	// from which that Accept value follows (upgrade.go).
+	sess       *session
 	respHeader string
 	nonce      [16]byte
 	localAddr  net.Addr
 	remoteAddr net.Addr
-	// write side
+
+	// Write side (write.go).
 	out          *bytebufferpool.ByteBuffer // frames waiting for the loop to write them
 	outMsgs      int32
 	sockBuffered int32 // gnet's outbound bytes at the last flush (the peer is not reading)
 	maskState    uint64
 	defl         *deflateState // permessage-deflate send side, nil when off (compression.go)
-	// delivery side
-	owner    chan<- Event
-	x        *connExtra // what only some connections need (conn_extra.go)
-	lastErr  error      // why the last session ended
-	finalErr error      // set when no session will follow
+	flushQueued  bool          // queued in the loop's flush queue
+	inLoop       bool          // the loop is inside this connection's callbacks and flushes when done
+
+	// Close (close.go).
+	closeSent     bool // our close frame is queued: nothing may follow it
+	closeTimerDue bool // the loop starts the close timer once our close frame is written (by it or by Close)
+	noRetry       bool // Close was called: no more reconnections
+
+	// Delivery to the application (deliver.go).
+	mode       Mode
+	backlogged bool // queued events wait for room in the owner channel
+	finalSent  bool // the final event reached the owner
+	recvBusy   bool // Recv returned a message and has not been called again since
+	owner      chan<- Event
+	x          *connExtra // what only some connections need (conn_extra.go)
+
+	// The end (close.go).
+	lastErr  error // why the last session ended
+	finalErr error // set when no session will follow
 }
 
 // session is one TCP connection's worth of state, owned by the loop that carries it. A
@@ -74,35 +79,40 @@ type session struct {
 	l    *loop
 	dial *dialState // until the upgrade completes (or the dial fails); nil after
 	fd   int        // the socket, for writes from senders' goroutines (under c.mu)
-	// wss: the TLS connection over the bridge (which also holds the TLS-only state)
+	// wss: the TLS connection over the bridge (which also holds the TLS-only state, tls.go)
 	tls    *tls.Conn
 	bridge *tlsBridge
-	pf     *pendingFail  // a protocol failure held back for the application (session_fail.go)
-	infl   *inflateState // permessage-deflate receive side, nil when off (session_inflate.go)
+	pf     *pendingFail  // a protocol failure held back for the application (fail.go)
+	infl   *inflateState // permessage-deflate receive side, nil when off (inflate.go)
 	// why gnet closed the socket from inside our own write (see closeDeferred)
 	deferredErr error
 
-	cur        codec.Header
-	remaining  int64
-	msgLen     int64
-	msgBuf     *bytebufferpool.ByteBuffer // a message in pieces: fragments or reads
-	ctrlBuf    *bytebufferpool.ByteBuffer // a control frame split across reads
-	lastRecv   int64                      // tick of the last bytes received (keepalive)
-	pingSentAt int64                      // tick of our unanswered keepalive ping, 0 if none
-	timerDue   int64                      // tick of this session's live timer-wheel entry, 0 if none
-	closeDue   int64
+	// The frame reader (read.go).
+	cur       codec.Header
+	remaining int64
+	msgLen    int64
+	msgBuf    *bytebufferpool.ByteBuffer // a message in pieces: fragments or reads
+	ctrlBuf   *bytebufferpool.ByteBuffer // a control frame split across reads
 
-	hdr           [codec.MaxHeaderSize]byte // a frame header split across reads
-	hdrN          uint8
-	msgType       codec.Opcode
-	checker       codec.FrameChecker
-	utf8          codec.UTF8Validator
+	// Timers (timers.go), in ticks.
+	lastRecv   int64 // the last bytes received (keepalive)
+	pingSentAt int64 // our unanswered keepalive ping, 0 if none
+	timerDue   int64 // this session's live timer-wheel entry, 0 if none
+	closeDue   int64 // the server's answer to our close frame is due, 0 if not waiting
+
+	// The frame reader, continued.
+	hdr     [codec.MaxHeaderSize]byte // a frame header split across reads
+	hdrN    uint8
+	msgType codec.Opcode
+	checker codec.FrameChecker
+	utf8    codec.UTF8Validator
+
+	// The socket's end (close.go).
 	fdGone        bool // under c.mu: gnet is closing the socket; nobody may write to fd
 	inWrite       bool // loop-owned: inside gnet's Write, holding c.mu
-	closeDeferred bool
-	frameOpen     bool
-	closeRecvd    bool
-	ended         bool
+	closeDeferred bool // gnet closed the socket inside our write: finish once the lock is free
+	frameOpen     bool // read.go: a frame's payload is still coming
+	ended         bool // the session is over (finishClose ran)
 }
 
 // dialState is what a session needs only while it dials and upgrades, dropped once the

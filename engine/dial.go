@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/engine/internal/transport"
 	"github.com/wsfleet/wsfleet/pool"
 )
 
@@ -239,14 +240,9 @@ func (c *Conn) connect(ctx context.Context) error {
 	c.mu.Unlock()
 	c.setState(StateUpgrading)
 
-	_, err = e.client.EnrollContext(nc, s) // gnet dups the socket and closes nc; OnOpen has run
+	err = transport.Enroll(e.client, nc, s, s.enrolled) // OnOpen has run when it returns
 	pool.Put(ds.req)
 	ds.req = nil
-	if err == nil && !s.enrolled() {
-		// gnet returns without an error when its poller refuses the socket (epoll_ctl
-		// failing): it closes the socket and no callback ever comes.
-		err = errors.New("the poller did not take the socket")
-	}
 	if err != nil {
 		c.setState(StateClosed)
 		s.releaseParser()

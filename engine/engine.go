@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/panjf2000/gnet/v2/pkg/logging"
 
 	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/engine/internal/transport"
 )
 
 // Engine multiplexes many client connections over a few gnet event loops. It is safe for
@@ -20,13 +20,13 @@ type Engine struct {
 	opts    Options
 	client  *gnet.Client
 	dialSem chan struct{}
-	start   time.Time
-	tick    atomic.Int64 // coarse clock: timer ticks since start, advanced by the ticker
+	clock   *transport.Clock // ticks, advanced by the ticker
 
 	mu         sync.Mutex
 	loops      []*loop
-	conns      []*Conn  // every live Conn, each at its regIdx (a map costs 3× the memory)
-	lastURL    *url.URL // the last URL dialed, shared by the connections dialed with it
+	tloops     []*transport.Loop[*session] // the same loops, as the ticker walks them
+	conns      []*Conn                     // every live Conn, each at its regIdx (a map costs 3× the memory)
+	lastURL    *url.URL                    // the last URL dialed, shared by the connections dialed with it
 	lastURLRaw string
 	lastHeader string       // the last 101 header lines kept, shared by connections that got the same
 	nilOpts    *DialOptions // the options of a Dial given nil, resolved once
@@ -51,32 +51,16 @@ func New(o Options) (*Engine, error) {
 	e := &Engine{
 		opts:       o,
 		dialSem:    make(chan struct{}, o.DialConcurrency),
-		start:      time.Now(),
+		clock:      transport.NewClock(),
 		stopTicker: make(chan struct{}),
 		tickerDone: make(chan struct{}),
 	}
-	gopts := []gnet.Option{
-		gnet.WithMulticore(o.Loops > 1),
-		gnet.WithNumEventLoop(o.Loops),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(quietLogger{}),
-		gnet.WithLogLevel(logging.ErrorLevel),
-	}
-	if o.ReadBufferCap > 0 {
-		gopts = append(gopts, gnet.WithReadBufferCap(o.ReadBufferCap))
-	}
-	if o.WriteBufferCap > 0 {
-		gopts = append(gopts, gnet.WithWriteBufferCap(o.WriteBufferCap))
-	}
-	client, err := gnet.NewClient(&eventHandler{eng: e}, gopts...)
+	client, err := transport.NewClient(&eventHandler{eng: e}, transport.ClientOptions{Loops: o.Loops, ReadBufferCap: o.ReadBufferCap, WriteBufferCap: o.WriteBufferCap})
 	if err != nil {
 		return nil, err
 	}
-	if err := client.Start(); err != nil {
-		return nil, err
-	}
 	e.client = client
-	go e.runTicker()
+	go transport.RunTicker(e.clock, e.transportLoops, e.stopTicker, e.tickerDone)
 	return e, nil
 }
 
@@ -152,34 +136,8 @@ func (e *Engine) unregister(c *Conn) {
 	}
 }
 
-// loopFor returns the engine's record of a gnet event loop, creating it on first sight.
-// It runs on that loop (from OnOpen), rarely: only the first connection of each loop pays.
-func (e *Engine) loopFor(el gnet.EventLoop) *loop {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, l := range e.loops {
-		if l.el == el {
-			return l
-		}
-	}
-	l := newLoop(e, el, len(e.loops))
-	e.loops = append(e.loops, l)
-	return l
-}
-
 // tickAt is the first tick at or after t, so a deadline never fires early.
-func (e *Engine) tickAt(t time.Time) int64 {
-	return ticksFor(t.Sub(e.start))
-}
+func (e *Engine) tickAt(t time.Time) int64 { return e.clock.TickAt(t) }
 
 // now is the coarse clock in ticks; timers and idle tracking use it instead of time.Now.
-func (e *Engine) now() int64 { return e.tick.Load() }
-
-// quietLogger drops gnet's logging: the engine reports through errors, Stats and Trace.
-type quietLogger struct{}
-
-func (quietLogger) Debugf(string, ...any) {}
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Warnf(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(string, ...any) {}
+func (e *Engine) now() int64 { return e.clock.Now() }

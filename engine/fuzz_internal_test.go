@@ -10,6 +10,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/engine/internal/transport"
 )
 
 // recorder is a Handler that writes down what a session delivered.
@@ -27,12 +28,12 @@ func (r *recorder) OnPong(_ *Conn, data []byte) { fmt.Fprintf(&r.log, "pong:%q\n
 // pieces as reads would split them, and reports what came out: the messages delivered, the
 // error that failed the connection, the frames queued in reply.
 func feedSession(pieces [][]byte, maxMessage int) (delivered string, failure string, replies int) {
-	e := &Engine{}
+	e := &Engine{clock: transport.NewClock()}
 	rec := &recorder{}
 	opts := (&DialOptions{Handler: rec, MaxMessageSize: maxMessage}).withDefaults()
 	c := &Conn{eng: e, opts: &opts}
 	c.state.Store(uint32(StateOpen))
-	s := &session{c: c, l: &loop{eng: e}}
+	s := &session{c: c, l: new(loop)}
 	c.sess = s
 	for _, p := range pieces {
 		if s.readFrames(p) != gnet.None {

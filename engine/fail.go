@@ -4,7 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
 	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/engine/internal/transport"
 )
 
 // failGrace bounds how long a protocol failure waits for the application (see deferFail).
@@ -51,8 +53,8 @@ func (s *session) deferFail(code codec.CloseCode, err error) bool {
 	if c.lastErr == nil {
 		c.lastErr = err
 	}
-	s.pf = &pendingFail{err: err, code: code, due: c.eng.now() + ticksFor(failGrace)}
-	s.l.wheel.arm(s, s.pf.due)
+	s.pf = &pendingFail{err: err, code: code, due: c.eng.now() + transport.TicksFor(failGrace)}
+	s.l.Wheel.Arm(s, s.pf.due)
 	if owner {
 		c.setBacklogLocked() // retryBacklog queues the failure's Event and watches the owner take it
 	}
@@ -82,7 +84,7 @@ func (c *Conn) kickFailLocked(s *session) {
 	}
 	s.pf.kicked = true
 	// An error means the engine is stopping: gnet closes the connection itself.
-	_ = s.l.el.Execute(context.Background(), failRunner{s})
+	_ = s.l.Execute(failRunner{s})
 }
 
 type failRunner struct{ s *session }
@@ -101,4 +103,18 @@ func (s *session) completeFail() {
 	s.flushNow()
 	s.closeNotify()
 	s.dropSocket()
+}
+
+// fail fails the connection on a protocol violation (RFC 6455 §7.1.7): our close frame with
+// the code the violation calls for, then the TCP connection dropped.
+func (s *session) fail(err error) gnet.Action {
+	pe := protocolError(err)
+	code := codec.CloseCode(pe.Code)
+	c := s.c
+	c.eng.stats.protocolErrors.Add(1)
+	if s.deferFail(code, pe) {
+		return gnet.None // the application first takes what came before the violation
+	}
+	s.forceClose(code, pe)
+	return gnet.Close
 }

@@ -1,4 +1,4 @@
-package engine
+package transport
 
 import (
 	"math/rand/v2"
@@ -8,9 +8,9 @@ import (
 // TestTimerWheelNextDue checks the hint that lets loops and the ticker skip ticks: no entry
 // ever fires before nextDue, and nextDue is exact while the first entry is within a lap.
 func TestTimerWheelNextDue(t *testing.T) {
-	w := timerWheel{}
-	w.nextDue.Store(noneDue)
-	if w.due(1 << 40) {
+	var w Wheel[*session]
+	w.init(0)
+	if w.Due(1 << 40) {
 		t.Fatal("an empty wheel says a timer is due")
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -22,7 +22,7 @@ func TestTimerWheelNextDue(t *testing.T) {
 	want := map[*session]int64{}
 	for _, s := range sessions {
 		due := 1 + rng.Int64N(3*wheelSlots)
-		w.arm(s, due)
+		w.Arm(s, due)
 		want[s] = due
 	}
 	for now := int64(1); now <= 4*wheelSlots; now++ {
@@ -39,7 +39,7 @@ func TestTimerWheelNextDue(t *testing.T) {
 		if min != noneDue && min-w.at <= wheelSlots && min != next {
 			t.Fatalf("tick %d: nextDue %d, first entry %d within the lap", now, next, min)
 		}
-		if !w.due(now) {
+		if !w.Due(now) {
 			continue // skipped tick: nothing may be due
 		}
 		firing := map[*session]bool{}
@@ -49,7 +49,7 @@ func TestTimerWheelNextDue(t *testing.T) {
 			}
 		}
 		before := len(firing)
-		w.advanceWith(now, func(s *session, _ int64) { delete(firing, s); delete(want, s) })
+		w.Advance(now, func(s *session, _ int64) { delete(firing, s); delete(want, s) })
 		if len(firing) != 0 {
 			t.Fatalf("tick %d: %d of %d due entries did not fire", now, len(firing), before)
 		}
@@ -58,3 +58,8 @@ func TestTimerWheelNextDue(t *testing.T) {
 		t.Fatalf("%d entries never fired; nextDue %d", len(want), w.nextDue.Load())
 	}
 }
+
+// session stands for a connection in the wheel's tests.
+type session struct{ timerDue int64 }
+
+func (s *session) TimerDue() *int64 { return &s.timerDue }

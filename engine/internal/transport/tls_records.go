@@ -1,27 +1,27 @@
-package engine
+package transport
 
 import "encoding/binary"
 
 // tlsRecordHeaderLen is the size of a TLS record header: type, version (2), length (2).
 const tlsRecordHeaderLen = 5
 
-// recordCursor follows the TLS record boundaries of the ciphertext the bridge hands to
+// RecordCursor follows the TLS record boundaries of the ciphertext the bridge hands to
 // crypto/tls. crypto/tls allocates each time it has to read from its connection (its
 // record reader wraps the conn in a fresh io.Reader), including the read that finds
 // nothing. Knowing where records end, the session asks crypto/tls for a record only when a
 // whole one has arrived and hands it over in one piece: one read per record, none wasted.
-type recordCursor struct {
+type RecordCursor struct {
 	hdr      [tlsRecordHeaderLen]byte
 	hdrHave  int // header bytes of the current record handed over so far
 	bodyLeft int // body bytes of the current record not handed over yet
-	// lost is set when a header does not look like TLS: from then on every byte is handed
+	// Lost is set when a header does not look like TLS: from then on every byte is handed
 	// over as it comes and crypto/tls, which will judge the stream, is read until it waits.
-	lost bool
+	Lost bool
 }
 
-// toEnd is how many bytes of in complete the current record (a whole next record when at a
+// ToEnd is how many bytes of in complete the current record (a whole next record when at a
 // boundary), or -1 when in does not hold enough of a header to tell.
-func (r *recordCursor) toEnd(in []byte) int {
+func (r *RecordCursor) ToEnd(in []byte) int {
 	if r.hdrHave == tlsRecordHeaderLen {
 		return r.bodyLeft
 	}
@@ -33,14 +33,14 @@ func (r *recordCursor) toEnd(in []byte) int {
 	copy(h[:], r.hdr[:r.hdrHave])
 	copy(h[r.hdrHave:], in[:missing])
 	if !plausibleRecordHeader(h) {
-		r.lost = true
+		r.Lost = true
 		return -1
 	}
 	return missing + int(binary.BigEndian.Uint16(h[3:5]))
 }
 
-// advance records that the first n bytes of in were handed over.
-func (r *recordCursor) advance(in []byte, n int) {
+// Advance records that the first n bytes of in were handed over.
+func (r *RecordCursor) Advance(in []byte, n int) {
 	in = in[:n]
 	for len(in) > 0 {
 		if r.hdrHave < tlsRecordHeaderLen {

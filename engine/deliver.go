@@ -12,6 +12,10 @@ import (
 	"github.com/wsfleet/wsfleet/pool"
 )
 
+// Delivery to the application, the facade over the Handler core: a Handler gets every
+// message on the loop; otherwise messages go through a bounded inbox to Recv (passive) or
+// to an owner channel (active, once), with reconnection notices in order among them.
+
 // deliver hands a complete message to the application as the connection's mode says. buf,
 // when set, holds data and passes to the message (or back to the pool for a Handler).
 func (s *session) deliver(typ codec.Opcode, data []byte, buf *bytebufferpool.ByteBuffer) (gnet.Action, bool) {
@@ -148,7 +152,7 @@ func (c *Conn) deliveredToOwnerLocked() {
 func (c *Conn) setBacklogLocked() {
 	if !c.backlogged && c.sess != nil {
 		c.backlogged = true
-		c.sess.l.addBacklog(c.sess)
+		c.sess.l.AddBacklog(c.sess)
 	}
 }
 
@@ -178,7 +182,7 @@ func (c *Conn) popLocked() (Message, bool) {
 
 // retryBacklog runs on the loop's tick: it moves queued events into the owner channel as room
 // appears, and re-reads gnet's outbound buffer for senders waiting for room.
-func (s *session) retryBacklog() {
+func (s *session) RetryBacklog() {
 	c := s.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -228,7 +232,7 @@ func (s *session) retryBacklog() {
 		}
 	}
 	if again {
-		s.l.addBacklog(s)
+		s.l.AddBacklog(s)
 	}
 }
 
@@ -351,7 +355,7 @@ func (c *Conn) kickOwnerLocked() {
 	if c.inboxLenLocked() > 0 || (c.finalErr != nil && !c.finalSent) {
 		if c.sess != nil && !c.backlogged {
 			c.backlogged = true
-			c.sess.l.addBacklog(c.sess)
+			c.sess.l.AddBacklog(c.sess)
 		}
 	}
 }

@@ -27,7 +27,7 @@ func (h *eventHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	a := s.onTraffic(gc)
 	if s.l != nil {
-		s.l.afterTraffic()
+		s.l.AfterTraffic()
 	}
 	return a
 }

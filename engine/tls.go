@@ -12,6 +12,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 
+	"github.com/wsfleet/wsfleet/engine/internal/transport"
 	"github.com/wsfleet/wsfleet/pool"
 )
 
@@ -27,7 +28,7 @@ type tlsBridge struct {
 	nc     net.Conn // the blocking socket, during the handshake only
 	s      *session
 	in     []byte // ciphertext received, not yet taken by crypto/tls
-	cur    recordCursor
+	cur    transport.RecordCursor
 	direct bool // writes come from a sender's goroutine: write the socket, leave the rest for the loop
 	local  net.Addr
 	remote net.Addr
@@ -56,16 +57,16 @@ func (b *tlsBridge) Read(p []byte) (int, error) {
 		return 0, errWouldBlock
 	}
 	limit := len(b.in)
-	if !b.cur.lost {
+	if !b.cur.Lost {
 		// One record at a time: crypto/tls then holds no whole record that the session
 		// does not know of (see consumeTLS).
-		if end := b.cur.toEnd(b.in); end >= 0 && end < limit {
+		if end := b.cur.ToEnd(b.in); end >= 0 && end < limit {
 			limit = end
 		}
 	}
 	n := copy(p, b.in[:limit])
-	if !b.cur.lost {
-		b.cur.advance(b.in, n)
+	if !b.cur.Lost {
+		b.cur.Advance(b.in, n)
 	}
 	b.in = b.in[n:]
 	return n, nil
@@ -84,7 +85,7 @@ func (b *tlsBridge) Write(p []byte) (int, error) {
 		_, _ = s.gc.Write(p) // on the loop: gnet writes or keeps the rest, in order
 		return len(p), nil
 	}
-	n := writeFD(s.fd, p)
+	n := transport.WriteNow(s.fd, p)
 	if n < len(p) {
 		// The socket is full: the rest goes out from the loop, before anything else.
 		if b.cipherOut == nil {
@@ -182,7 +183,7 @@ func (s *session) startTLS(ctx context.Context, rt route, req []byte) error {
 		if tc != nil {
 			// TLS records inside TLS records: the bridge's record cursor follows the outer
 			// layer only, so it hands every byte over and crypto/tls is read until it waits.
-			under, b.cur.lost = tc, true
+			under, b.cur.Lost = tc, true
 		}
 		tc = tls.Client(under, c.eng.tlsConfig(c.url, c.opts.TLSConfig))
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -223,7 +224,7 @@ func (s *session) consumeTLS(raw []byte) gnet.Action {
 		// crypto/tls holds no whole record that was not read out: asking again would only cost
 		// its allocation and a "would block". (A partial record is handed over too; crypto/tls
 		// keeps it until the rest comes.)
-		if len(b.in) == 0 && !b.cur.lost {
+		if len(b.in) == 0 && !b.cur.Lost {
 			return gnet.None
 		}
 		c.mu.Lock()

@@ -3,14 +3,15 @@ package engine
 import (
 	"context"
 	"fmt"
-	"time"
-
-	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/engine/internal/transport"
 	"github.com/wsfleet/wsfleet/pool"
 )
+
+// The send path: Send and its variants frame and mask a message into the connection's
+// pending buffer under c.mu, and either write it straight to the socket from the caller's
+// goroutine (nothing queued before it) or leave it for the loop's flush.
 
 // Send sends one text or binary message. It is safe from many goroutines. The payload is
 // masked while it is copied into the connection's pending buffer, so data may be reused as
@@ -132,7 +133,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, kind send
 	putDeflated(zbuf)
 	c.mu.Unlock()
 	if wake {
-		s.l.scheduleFlush(s)
+		s.l.ScheduleFlush(s)
 	}
 	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: MessageType(op), Fin: true, Length: len(data)})
@@ -199,7 +200,7 @@ func (c *Conn) roomChanLocked() chan struct{} {
 	if w.roomWait == nil {
 		w.roomWait = make(chan struct{})
 		// gnet tells nobody when its outbound buffer drains, so the loop polls it on ticks.
-		c.sess.l.addBacklog(c.sess)
+		c.sess.l.AddBacklog(c.sess)
 	}
 	return w.roomWait
 }
@@ -242,7 +243,7 @@ func (c *Conn) writeDirectLocked(s *session, op codec.Opcode, data []byte) bool 
 		}
 		return false
 	}
-	n := writeFD(s.fd, b.B)
+	n := transport.WriteNow(s.fd, b.B)
 	s.l.stats.msgsOut.Add(1)
 	s.l.stats.bytesOut.Add(int64(n))
 	if n == len(b.B) {
@@ -255,25 +256,8 @@ func (c *Conn) writeDirectLocked(s *session, op codec.Opcode, data []byte) bool 
 	return c.markDirtyLocked()
 }
 
-// writeFD writes what the socket takes now without blocking; errors are left for the loop,
-// whose own write meets them again and closes the connection with the cause.
-func writeFD(fd int, b []byte) int {
-	done := 0
-	for done < len(b) {
-		n, err := unix.Write(fd, b[done:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n <= 0 {
-			break
-		}
-		done += n
-	}
-	return done
-}
-
 // flush writes the session's pending frames. It runs on the session's loop.
-func (s *session) flush() {
+func (s *session) Flush() {
 	c := s.c
 	c.mu.Lock()
 	c.flushQueued = false
@@ -329,22 +313,8 @@ func (s *session) writeLocked() {
 	}
 	if armClose {
 		s.startCloseTimer()
-		s.l.wheel.arm(s, s.closeDue)
+		s.l.Wheel.Arm(s, s.closeDue)
 	}
-}
-
-// takeCloseTimerLocked starts the close timer for a close frame a caller wrote directly
-// (startClose). Runs on the loop, holding c.mu.
-func (s *session) takeCloseTimerLocked() {
-	if c := s.c; c.closeTimerDue && c.out == nil && c.sess == s {
-		c.closeTimerDue = false
-		s.startCloseTimer()
-	}
-}
-
-// startCloseTimer sets the tick by which the server must answer our close frame.
-func (s *session) startCloseTimer() {
-	s.closeDue = s.c.eng.tickAt(time.Now().Add(s.c.opts.CloseTimeout))
 }
 
 // afterWrite completes a close that gnet reported from inside writeLocked, now that c.mu is free.
@@ -362,110 +332,4 @@ func (c *Conn) queueControlLocked(op codec.Opcode, payload []byte) {
 	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: MessageType(op), Fin: true, Length: len(payload)})
 	}
-}
-
-// Close closes the connection with CloseNormal and waits for the close handshake (bounded
-// by CloseTimeout). Closing a closed connection does nothing.
-func (c *Conn) Close() error { return c.CloseWith(CloseNormal, "") }
-
-// CloseWith closes with a code and reason and waits for the close handshake, bounded by
-// CloseTimeout. It returns an error only for a code or reason that may not be sent, or when
-// the server did not complete the handshake in time.
-func (c *Conn) CloseWith(code CloseCode, reason string) error {
-	if !codec.CloseCodeAllowedOnWire(codec.CloseCode(code)) {
-		return &wrapped{msg: "websocket: close code " + code.String() + " may not be sent", err: codec.ErrInvalidCloseCode}
-	}
-	if len(reason) > codec.MaxControlPayload-2 || !codec.ValidUTF8([]byte(reason)) {
-		return &wrapped{msg: "websocket: close reason must be UTF-8 of at most 123 bytes", err: codec.ErrInvalidCloseReason}
-	}
-	c.stopReconnecting()
-	c.startClose(codec.CloseCode(code), reason)
-	if !c.waitDone(c.opts.CloseTimeout + time.Second) {
-		return timeoutf("close: the connection did not end within %v", c.opts.CloseTimeout)
-	}
-	err := c.Err()
-	if isTimeout(err) {
-		return err
-	}
-	return nil
-}
-
-// CloseNow ends the connection at once: the TCP connection is closed without the close
-// handshake, as gorilla's and gobwas's Close do. The server sees the connection drop. CloseNow does not wait; the end reaches the Handler, Recv or the owner
-// with ErrClosed, and no reconnection follows. During the dial it ends the dial once the
-// socket has reached its loop. Closing a closed connection does nothing.
-func (c *Conn) CloseNow() {
-	c.stopReconnecting()
-	c.mu.Lock()
-	var gc gnet.Conn
-	if c.State() != StateClosed {
-		gc = c.socketLocked()
-		if c.sess != nil && c.lastErr == nil {
-			c.lastErr = ErrClosed
-		}
-	}
-	c.mu.Unlock()
-	if gc != nil {
-		_ = gc.Close()
-	}
-}
-
-// socketLocked is the current session's gnet connection, nil before it reached a loop.
-func (c *Conn) socketLocked() gnet.Conn {
-	if c.sess == nil {
-		return nil
-	}
-	return c.sess.gc
-}
-
-// startClose queues our close frame (once) and arms the close timer.
-func (c *Conn) startClose(code codec.CloseCode, reason string) {
-	c.mu.Lock()
-	st := c.State()
-	if c.closeSent || st == StateClosed || st == StateIdle {
-		c.mu.Unlock()
-		return
-	}
-	if st == StateConnecting || st == StateUpgrading {
-		gc := c.socketLocked()
-		c.mu.Unlock()
-		if gc != nil {
-			_ = gc.Close()
-		}
-		return
-	}
-	c.closeSent = true
-	c.closeTimerDue = true
-	var p [codec.MaxControlPayload]byte
-	payload, _ := codec.AppendClosePayload(p[:0], code, reason)
-	if st == StateOpen {
-		c.setState(StateClosing)
-	}
-	s := c.sess
-	var wake bool
-	if c.canWriteDirectLocked(s) {
-		// Like Send: written from here, and the loop only arms the close timer (askTimers),
-		// which it does after its next read or, if it stays idle, on the next tick.
-		wake = c.writeDirectLocked(s, codec.OpClose, payload)
-		s.l.askTimers(s)
-	} else {
-		c.appendFrameLocked(codec.OpClose, payload)
-		wake = c.markDirtyLocked()
-	}
-	c.mu.Unlock()
-	if wake {
-		s.l.scheduleFlush(s)
-	}
-	if c.opts.Trace != nil {
-		c.trace(TraceEvent{Kind: TraceFrameSent, Opcode: MessageType(codec.OpClose), Fin: true, Length: len(payload)})
-	}
-}
-
-// onTimersAsked runs on the loop for a session that asked it to recompute its timers
-// (askTimers): a close frame written from the caller's goroutine starts the close timer here.
-func (s *session) onTimersAsked() {
-	s.c.mu.Lock()
-	s.takeCloseTimerLocked()
-	s.c.mu.Unlock()
-	s.rearm()
 }

@@ -1,4 +1,4 @@
-package engine
+package transport
 
 import (
 	"encoding/binary"
@@ -31,20 +31,20 @@ func TestRecordCursor(t *testing.T) {
 	for _, e := range ends {
 		isEnd[e] = true
 	}
-	var r recordCursor
+	var r RecordCursor
 	pos := 0
 	for pos < len(stream) {
 		chunk := stream[pos:min(len(stream), pos+1+rng.IntN(1500))]
 		for len(chunk) > 0 {
 			limit := len(chunk)
-			if end := r.toEnd(chunk); end >= 0 && end < limit {
+			if end := r.ToEnd(chunk); end >= 0 && end < limit {
 				limit = end
 				if !isEnd[pos+end] {
 					t.Fatalf("offset %d: toEnd %d is not a record boundary", pos, end)
 				}
 			}
 			n := 1 + rng.IntN(limit) // crypto/tls may take less than offered
-			r.advance(chunk, n)
+			r.Advance(chunk, n)
 			for k := pos + 1; k < pos+n; k++ {
 				if isEnd[k] {
 					t.Fatalf("a hand-over of %d bytes at %d crossed the boundary at %d", n, pos, k)
@@ -57,11 +57,11 @@ func TestRecordCursor(t *testing.T) {
 			}
 		}
 	}
-	if r.lost {
+	if r.Lost {
 		t.Fatal("the cursor lost track of a valid stream")
 	}
-	var junk recordCursor
-	if junk.toEnd([]byte("HTTP/1.1 200 OK")) != -1 || !junk.lost {
+	var junk RecordCursor
+	if junk.ToEnd([]byte("HTTP/1.1 200 OK")) != -1 || !junk.Lost {
 		t.Fatal("a stream that is not TLS records was not noticed")
 	}
 }

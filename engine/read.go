@@ -9,6 +9,10 @@ import (
 	"github.com/wsfleet/wsfleet/pool"
 )
 
+// The receive path: the bytes gnet read are parsed into frames in place, checked against
+// RFC 6455, assembled into messages and delivered (deliver.go); control frames are
+// answered from the loop.
+
 // onTraffic consumes everything gnet read for this session: the upgrade response, then frames.
 // Nothing is left in gnet's inbound buffer; a partial header or payload is kept by the session,
 // so an idle connection holds no read buffer. Frames queued meanwhile (pongs, replies sent from
@@ -258,69 +262,4 @@ func (s *session) control(op codec.Opcode, payload []byte) (gnet.Action, bool) {
 		return s.closeFrame(payload), true
 	}
 	return gnet.None, false
-}
-
-// closeFrame ends the session on the server's close frame: echoed if we had not sent ours,
-// and the close handshake complete if we had.
-func (s *session) closeFrame(payload []byte) gnet.Action {
-	code, reason, err := codec.ParseClosePayload(payload)
-	if err != nil {
-		return s.fail(err)
-	}
-	s.closeRecvd = true
-	c := s.c
-	c.mu.Lock()
-	remote := !c.closeSent
-	if remote {
-		c.closeSent = true
-		var p [2]byte
-		echo := p[:0]
-		if code != codec.CloseNoStatus {
-			echo, _ = codec.AppendClosePayload(p[:0], code, "")
-		}
-		c.queueControlLocked(codec.OpClose, echo)
-	}
-	if c.lastErr == nil {
-		c.lastErr = &CloseError{Code: CloseCode(code), Reason: string(reason), Remote: remote}
-	}
-	c.mu.Unlock()
-	if c.State() == StateOpen {
-		c.setState(StateClosing)
-	}
-	// Both close frames are exchanged: RFC 6455 §7.1.1 lets the client close TCP now.
-	return gnet.Close
-}
-
-// fail fails the connection on a protocol violation (RFC 6455 §7.1.7): our close frame with
-// the code the violation calls for, then the TCP connection dropped.
-func (s *session) fail(err error) gnet.Action {
-	pe := protocolError(err)
-	code := codec.CloseCode(pe.Code)
-	c := s.c
-	c.eng.stats.protocolErrors.Add(1)
-	if s.deferFail(code, pe) {
-		return gnet.None // the application first takes what came before the violation
-	}
-	s.forceClose(code, pe)
-	return gnet.Close
-}
-
-// forceClose records why the session is being dropped and queues a close frame with code
-// (unless one was sent already); the caller then closes TCP.
-func (s *session) forceClose(code codec.CloseCode, err error) {
-	c := s.c
-	c.mu.Lock()
-	if c.lastErr == nil {
-		c.lastErr = err
-	}
-	if !c.closeSent && c.State() != StateUpgrading {
-		c.closeSent = true
-		var p [codec.MaxControlPayload]byte
-		payload, _ := codec.AppendClosePayload(p[:0], code, "")
-		c.queueControlLocked(codec.OpClose, payload)
-	}
-	c.mu.Unlock()
-	if c.opts.Trace != nil {
-		c.trace(TraceEvent{Kind: TraceForcedClose, Err: err})
-	}
 }
