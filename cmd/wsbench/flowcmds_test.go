@@ -1,12 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/wsfleet/wsfleet/internal/testserver"
+	"github.com/wsfleet/wsfleet/loadtest"
 )
 
 func TestFlowsListsEmbedded(t *testing.T) {
@@ -62,5 +66,78 @@ func TestRunEmbeddedFlowInProcess(t *testing.T) {
 	// exit 1 would be the flow's own objective failing on a loaded machine: still a run
 	if code == 2 || !strings.Contains(out, "== wsbench flow echo-json") || !strings.Contains(out, "SLO          p99(rtt) < 50ms") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// A flow with a CSV feeder (unique rows) and a fleet-wide total, run as three shards and
+// merged: exactly the counts and histogram of the same run in one process.
+func TestFlowShardsMergeExactly(t *testing.T) {
+	s, err := testserver.Start(testserver.Options{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	var csv strings.Builder
+	csv.WriteString("name,group\n")
+	for i := range 12 {
+		fmt.Fprintf(&csv, "user%d,g%d\n", i, i%2)
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("users.csv", csv.String())
+	flow := write("f.yaml", `# each connection says its row's name, then 300 requests in all at 3000/s for the fleet
+data: {file: users.csv, as: user, unique: true}
+connections: 12
+flow:
+  - send: 'I am {{user.name}}'
+  - expect: {equals: 'I am {{user.name}}'}
+    label: named
+    others: fail
+  - loop:
+      rate: 3000/s
+      per: fleet
+      total: "300"
+      do:
+        - send: '{"id":{{seq}},"u":"{{user.name}}"}'
+          as: rtt
+        - expect: {json: {path: id, equals: "{{seq}}"}}
+          measure: rtt
+`)
+	run := func(out string, extra ...string) *loadtest.Result {
+		args := append([]string{"run", "-flow", flow, "-q", "-json", out}, extra...)
+		if code, o, e := wsbench(t, append(args, s.URL()+"/echo")...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", extra, code, o, e)
+		}
+		r, err := loadtest.ReadResult(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for i := range 3 {
+		run(filepath.Join(dir, fmt.Sprintf("shard-%d.json", i)), "-shard", fmt.Sprintf("%d/3", i))
+	}
+	merged := filepath.Join(dir, "merged.json")
+	if code, o, e := wsbench(t, "merge", "-json", merged, filepath.Join(dir, "shard-*.json")); code != 0 {
+		t.Fatalf("merge: exit %d\n%s\n%s", code, o, e)
+	}
+	m, err := loadtest.ReadResult(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := run(filepath.Join(dir, "single.json"))
+	for _, r := range []*loadtest.Result{m, one} {
+		if r.Count("named").Total != 12 || r.Count("rtt").Total != 300 || r.Metric("rtt").Latency.Count != 300 || r.Connections.Opened != 12 {
+			t.Errorf("counts %+v, rtt %+v, connections %+v", r.Counts, r.Metric("rtt"), r.Connections)
+		}
+	}
+	if m.Flow != "f" || m.Shards != 3 {
+		t.Errorf("merged flow %q shards %d", m.Flow, m.Shards)
 	}
 }
