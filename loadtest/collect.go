@@ -55,6 +55,11 @@ func (r *run) takePoint(final bool) {
 	if r.cfg.Scenario == Connect {
 		p.Open = r.opened.Load() // dials that succeeded so far
 	}
+	if r.cfg.Reconnect != nil {
+		rc := r.reconnects.Load()
+		p.Down, p.Reconnects = r.redialing.Load(), rc-r.prevReconnects
+		r.prevReconnects = rc
+	}
 	dt := float64(now-max(r.prevT, r.t0)) / 1e9
 	r.prevCtr, r.prevErr, r.prevT = ctr, errs, now
 	setPercentiles(&p, iv)

@@ -133,6 +133,12 @@ type Config struct {
 	Subprotocols []string
 	// Ping is the keepalive ping interval (engine.DialOptions.PingInterval); soak defaults to 5 s.
 	Ping time.Duration
+	// Reconnect, when set, redials dropped connections with the engine's policy (echo, soak
+	// and flows; a returning connection starts its flow again from the first step, unless it
+	// had finished), so that a long run rides through server restarts; the result then counts
+	// the returns, the time each connection was disconnected and the stamped messages lost in
+	// the gaps.
+	Reconnect *engine.ReconnectPolicy
 	// Warmup is excluded from the results: messages whose intended send time falls in it.
 	Warmup time.Duration
 	// Ramp is the connection opening rate (connections/s for the fleet; 0: as fast as dials go).
@@ -216,6 +222,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Scenario == Soak && c.Ping == 0 {
 		c.Ping = DefaultSoakPing
+	}
+	if c.Reconnect != nil && c.Scenario != Echo && c.Scenario != Soak {
+		return fmt.Errorf("reconnecting applies to the echo and soak scenarios and to flows, not %s (a push's sequence numbers restart on a new connection)", c.Scenario)
+	}
+	if c.Reconnect != nil && c.Messages > 0 {
+		return errors.New("reconnecting applies to runs with a duration, not a message count (a returning connection starts its flow again)")
 	}
 	if c.Model == Open && c.Rate == 0 && (c.Scenario == Echo || c.Scenario == Connect) {
 		return fmt.Errorf("the open model needs a rate (-r): messages/s%s", map[bool]string{true: " (dials/s for connect)", false: ""}[c.Scenario == Connect])

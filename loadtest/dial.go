@@ -29,6 +29,14 @@ type connState struct {
 	selfClose atomic.Bool
 	tcpAt     int64 // trace, on the loop before Dial returns
 	upAt      int64
+
+	// Config.Reconnect (reconnect.go): OnOpen and OnClose own these, but for sentEp and
+	// recvEp, which the stamp steps and matchers keep under the session's lock
+	opens, drops   int
+	downSince      int64 // clock time of a drop awaiting its redial, 0 when up
+	downNs         int64 // time disconnected, summed over the drops that came back
+	sentEp, recvEp int64 // stamps sent and taken back since the connection last opened
+	gapLost        int64 // stamps sent on a connection that then dropped, never answered
 }
 
 func (cs *connState) trace(ev engine.TraceEvent) {
@@ -76,6 +84,7 @@ func (r *run) dialOptions(cs *connState) *engine.DialOptions {
 		Protocols:      r.cfg.Subprotocols,
 		LocalAddr:      r.cfg.localAddr(cs.id),
 		PingInterval:   r.ping(),
+		Reconnect:      r.cfg.Reconnect,
 		ConnectTimeout: r.cfg.ConnectTimeout,
 		TLSConfig:      r.cfg.TLSConfig,
 		Compression:    r.cfg.Compression,

@@ -465,6 +465,35 @@ func (s *Session) stop() {
 	s.mu.Unlock()
 }
 
+// pause releases what the session waits for when its connection drops and the engine will
+// redial it (Config.Reconnect), and rewinds the flow to its first step for the new connection
+// (unless it had finished). The stamps it sent that were not answered are lost in the gap.
+func (s *Session) pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wait == waitExpect {
+		s.r.waiting.Add(-1)
+	}
+	s.r.waiting.Add(-int64(len(s.pend)))
+	s.pend = s.pend[:0]
+	if s.wait != waitDone {
+		s.wait, s.pc, s.loops, s.until = waitOpen, 0, s.loops[:0], 0
+	}
+	cs := s.cs
+	if lost := cs.sentEp - cs.recvEp; lost > 0 {
+		cs.gapLost += lost
+		s.r.lostInGaps.Add(lost)
+	}
+	cs.sentEp, cs.recvEp = 0, 0
+}
+
+// finished says whether the session's flow ran to its end.
+func (s *Session) finished() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wait == waitDone
+}
+
 // countLabel counts one event under label i (measured from at), keeping an example message.
 func (r *run) countLabel(st *stripe, i int, at int64, ex []byte) {
 	st.ctr[2*i].Add(1)
@@ -499,6 +528,9 @@ type flowHandler struct{ r *run }
 func (h *flowHandler) OnOpen(c *engine.Conn) {
 	cs := c.Value().(*connState)
 	h.r.connOpened(c)
+	if h.r.reopened(cs) && cs.fs.finished() {
+		return // back after a drop, but its flow had already run to the end
+	}
 	cs.fs.start(c)
 }
 
@@ -508,7 +540,11 @@ func (h *flowHandler) OnMessage(c *engine.Conn, typ engine.MessageType, data []b
 
 func (h *flowHandler) OnClose(c *engine.Conn, err error) {
 	cs := c.Value().(*connState)
-	cs.fs.stop()
+	if h.r.dropForRedial(cs, c) {
+		cs.fs.pause()
+	} else {
+		cs.fs.stop()
+	}
 	h.r.connClosed(cs, err)
 }
 

@@ -35,7 +35,7 @@ func (r *Result) WriteHTML(w io.Writer) error {
 	b.WriteString("</pre>\n")
 
 	// Rates per second from the per-interval counts.
-	var ts, sent, recv, errs, p50, p99, pmax, open []float64
+	var ts, sent, recv, errs, p50, p99, pmax, open, down []float64
 	prevT := 0.0
 	for _, p := range r.Series {
 		dt := p.T - prevT
@@ -51,7 +51,9 @@ func (r *Result) WriteHTML(w io.Writer) error {
 		p99 = append(p99, p.P99Ms)
 		pmax = append(pmax, p.MaxMs)
 		open = append(open, float64(p.Open))
+		down = append(down, float64(p.Down))
 	}
+	outages := r.outages() // seconds with connections waiting for a redial, shaded in every chart
 	sentName, recvName := "sent/s", "received/s"
 	latName := "message latency"
 	switch r.Scenario {
@@ -65,13 +67,17 @@ func (r *Result) WriteHTML(w io.Writer) error {
 	if sentName != "" {
 		tp = append([]chartSeries{{sentName, "#2ca02c", sent, true}}, tp...)
 	}
-	b.WriteString(svgChart(ts, tp, false, "seconds since start", "per second", nil, r.WarmupS))
+	b.WriteString(svgChart(ts, tp, false, "seconds since start", "per second", nil, r.WarmupS, outages))
 	if r.Scenario != Connect {
 		b.WriteString("<h2>Open connections over time</h2>\n")
-		b.WriteString(svgChart(ts, []chartSeries{{"open", "#9467bd", open, false}}, false, "seconds since start", "connections", nil, r.WarmupS))
+		oc := []chartSeries{{"open", "#9467bd", open, false}}
+		if r.Reconnect != nil {
+			oc = append(oc, chartSeries{"redialing", "#d62728", down, false})
+		}
+		b.WriteString(svgChart(ts, oc, false, "seconds since start", "connections", nil, r.WarmupS, outages))
 	}
 	fmt.Fprintf(&b, "<h2>Latency over time (%s, per second)</h2>\n", latName)
-	b.WriteString(svgChart(ts, []chartSeries{{"p50", "#2ca02c", p50, false}, {"p99", "#ff7f0e", p99, false}, {"max", "#d62728", pmax, false}}, true, "seconds since start", "ms", nil, r.WarmupS))
+	b.WriteString(svgChart(ts, []chartSeries{{"p50", "#2ca02c", p50, false}, {"p99", "#ff7f0e", p99, false}, {"max", "#d62728", pmax, false}}, true, "seconds since start", "ms", nil, r.WarmupS, outages))
 
 	lat := r.Latency
 	if r.Scenario == Connect {
@@ -87,7 +93,7 @@ func (r *Result) WriteHTML(w io.Writer) error {
 		}
 		ticks := []tick{{0, "0%"}, {1, "90%"}, {2, "99%"}, {3, "99.9%"}, {4, "99.99%"}, {5, "99.999%"}}
 		fmt.Fprintf(&b, "<h2>Latency by percentile (%s, measured window, %s samples)</h2>\n", latName, fmtCount(h.TotalCount()))
-		b.WriteString(svgChart(xs, []chartSeries{{latName, "#1f77b4", ys, false}}, true, "percentile", "ms", ticks, -1))
+		b.WriteString(svgChart(xs, []chartSeries{{latName, "#1f77b4", ys, false}}, true, "percentile", "ms", ticks, -1, nil))
 	}
 
 	js, err := json.Marshal(r.Series)
@@ -126,8 +132,8 @@ type tick struct {
 }
 
 // svgChart draws lines over shared xs. logY uses a log10 axis (values <= 0 are left out).
-// shadeTo, when positive, shades the warm-up [0, shadeTo).
-func svgChart(xs []float64, ss []chartSeries, logY bool, xlabel, ylabel string, xticks []tick, shadeTo float64) string {
+// shadeTo, when positive, shades the warm-up [0, shadeTo); outages are shaded and labelled.
+func svgChart(xs []float64, ss []chartSeries, logY bool, xlabel, ylabel string, xticks []tick, shadeTo float64, outages []span) string {
 	const W, H, L, R, T, B = 960, 300, 70, 150, 15, 45
 	pw, ph := float64(W-L-R), float64(H-T-B)
 	if len(xs) == 0 {
@@ -175,6 +181,11 @@ func svgChart(xs []float64, ss []chartSeries, logY bool, xlabel, ylabel string, 
 	if shadeTo > 0 {
 		fmt.Fprintf(&b, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.0f\" fill=\"#eee\"/><text x=\"%.1f\" y=\"%d\" fill=\"#888\">warm-up</text>\n",
 			px(0), T, math.Max(0, px(math.Min(shadeTo, xmax))-px(0)), ph, px(0)+3, T+12)
+	}
+	for _, o := range outages {
+		x0, x1 := px(math.Max(o.from, xmin)), px(math.Min(o.to, xmax))
+		fmt.Fprintf(&b, "<rect class=\"outage\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.0f\" fill=\"#fbdada\"/><text x=\"%.1f\" y=\"%d\" fill=\"#a33\">outage</text>\n",
+			x0, T, math.Max(1, x1-x0), ph, x0+3, T+24)
 	}
 	// y grid
 	if logY {

@@ -104,6 +104,15 @@ func (r *Result) WriteText(w io.Writer) {
 		conns = fmt.Sprintf("%s of %s opened, %s failed, %s dropped (peak %s open)", fmtCount(c.Opened), fmtCount(c.Target), fmtCount(c.Failed), fmtCount(c.Dropped), fmtCount(c.Peak))
 	}
 	fmt.Fprintf(w, "connections  %s\n", conns)
+	if rc := r.Reconnect; rc != nil {
+		d := rc.Disconnected
+		fmt.Fprintf(w, "reconnects   %s returns, %s connections dropped at least once (%s still down at the end); policy %s\n",
+			fmtCount(rc.Reconnects), fmtCount(rc.Conns), fmtCount(rc.DownAtEnd), rc.Policy)
+		if rc.Conns > 0 {
+			fmt.Fprintf(w, "downtime     per dropped connection p50 %s p99 %s max %s; %s messages lost in the gaps\n",
+				fmtMs(d.P50Ms), fmtMs(d.P99Ms), fmtMs(d.MaxMs), fmtCount(rc.LostInGaps))
+		}
+	}
 	if cfg.Compress {
 		fmt.Fprintf(w, "compression  permessage-deflate offered; the server accepted it on %s of %s connections\n", fmtCount(c.Deflate), fmtCount(c.Opened))
 	}

@@ -59,6 +59,8 @@ type Result struct {
 	Notes  []string     `json:"notes,omitempty"`
 	Find   []FindStep   `json:"find,omitempty"`
 	Extra  *ExtraCounts `json:"extra,omitempty"`
+	// Reconnect: with Config.Reconnect, drops, returns, time disconnected, messages lost in gaps.
+	Reconnect *ReconnectCounts `json:"reconnect,omitempty"`
 }
 
 // ExtraCounts holds counters that only some scenarios have.
@@ -127,6 +129,10 @@ type Point struct {
 	P99Ms    float64 `json:"p99_ms"`
 	MaxMs    float64 `json:"max_ms"`
 	LagMaxMs float64 `json:"lag_max_ms,omitempty"`
+	// Down: connections disconnected and waiting for a redial at the interval's end;
+	// Reconnects: returns in the interval (Config.Reconnect).
+	Down       int64 `json:"down,omitempty"`
+	Reconnects int64 `json:"reconnects,omitempty"`
 	// Hist is the interval's latency histogram (µs, 2 digits), encoded.
 	Hist string `json:"hdr_v2_us,omitempty"`
 }
@@ -298,6 +304,9 @@ func MergeResults(parts []*Result) (*Result, error) {
 	if m.SenderLag, err = mergeSummaries(lag); err != nil {
 		return nil, err
 	}
+	if m.Reconnect, err = mergeReconnects(parts); err != nil {
+		return nil, err
+	}
 	if err = mergeFlowParts(m, parts); err != nil {
 		return nil, err
 	}
@@ -350,6 +359,8 @@ func mergeSeries(parts []*Result) ([]Point, error) {
 			a.p.Errors += p.Errors
 			a.p.Open += p.Open
 			a.p.LagMaxMs = math.Max(a.p.LagMaxMs, p.LagMaxMs)
+			a.p.Down += p.Down
+			a.p.Reconnects += p.Reconnects
 			if p.Hist != "" {
 				h, err := hdr.Decode([]byte(p.Hist))
 				if err != nil {

@@ -42,6 +42,10 @@ type run struct {
 	cancelledDials   atomic.Int64
 	opened, failed   atomic.Int64
 	dropped          atomic.Int64
+	redialing        atomic.Int64 // Config.Reconnect: connections down, waiting for a redial
+	reconnects       atomic.Int64
+	lostInGaps       atomic.Int64
+	prevReconnects   int64
 	errs             *errCounter
 	waiting          atomic.Int64 // expects outstanding
 	flowsDone        atomic.Int64 // connections whose flow ended (or never began)
@@ -224,7 +228,7 @@ func (r *run) wait(ctx context.Context) (interrupted, allGone bool) {
 		if r.prog != nil && len(r.prog.ins) > 0 && r.flowsDone.Load() == int64(r.nconns) && r.waiting.Load() == 0 {
 			return false, false // every connection's flow has finished
 		}
-		if r.cfg.Scenario != Connect && r.dialsDone.Load() && r.open.Load() == 0 {
+		if r.cfg.Scenario != Connect && r.dialsDone.Load() && r.open.Load() == 0 && r.redialing.Load() == 0 {
 			return false, true // every connection failed or dropped: nothing left to measure
 		}
 	}
@@ -240,7 +244,8 @@ func (r *run) drain(ctx context.Context) {
 			sent += s.sent.Load()
 			recv += s.recv.Load()
 		}
-		if (!r.messages || recv >= sent) && r.waiting.Load() == 0 {
+		// stamps lost in a drop's gap will not come back
+		if (!r.messages || recv+r.lostInGaps.Load() >= sent) && r.waiting.Load() == 0 {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -112,6 +112,7 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 			res.addNote(fmt.Sprintf("the ramp-up (%d connections at %g/s: %.1f s) outlasts the warm-up (%.1f s): the measured window includes part of it; use -warmup %.0fs or more", cfg.Conns, cfg.Ramp, rampS, cfg.Warmup.Seconds(), math.Ceil(rampS)))
 		}
 	}
+	res.Reconnect = r.reconnectResult(sendEnd)
 	res.Errors, res.ErrorsTotal = r.errs.snapshot()
 	r.seriesMu.Lock()
 	res.Series = r.series

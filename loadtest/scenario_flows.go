@@ -95,6 +95,7 @@ func newStampSend(args map[string]string) (func(*Session) error, error) {
 			return err
 		}
 		cs.seq++
+		cs.sentEp++
 		cs.st.sent.Add(1)
 		if intended >= r.warmEnd {
 			cs.st.sentM.Add(1)
@@ -141,6 +142,7 @@ func matchStampEcho(s *Session, _ engine.MessageType, data []byte) bool {
 // tookStamp counts a stamp by its sequence number and, when it is fresh, its latency.
 func (cs *connState) tookStamp(seq uint64, lat int64, measured bool) {
 	if cs.track.see(seq) {
+		cs.recvEp++
 		cs.st.recv.Add(1)
 		if measured {
 			cs.st.recvM.Add(1)

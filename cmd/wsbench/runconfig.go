@@ -33,6 +33,13 @@ func (f *runFlags) plan(urls []string) (*plan, error) {
 		Subprotocols: f.protos, Ping: f.ping, Warmup: f.warmup, Ramp: f.ramp, Drain: f.drain,
 		ConnectTimeout: f.connectTimeout, Loops: f.loops,
 	}
+	if f.reconnect != "" {
+		p, err := parseReconnect(f.reconnect)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Reconnect = p
+	}
 	if f.insecure {
 		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true} // the user asked: -insecure
 	}

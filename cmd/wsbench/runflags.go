@@ -42,7 +42,7 @@ type runFlags struct {
 	protos                                        listFlag
 	serverLoops                                   int
 	pushInterval                                  time.Duration
-	flow                                          string
+	flow, reconnect                               string
 	set                                           headerFlag
 	modelSet, sizeSet                             bool
 }
@@ -59,6 +59,8 @@ Examples (with no URL, wsbench starts the reference server in-process on loopbac
                                                  # 500 handshakes/s (open); -model closed -c 50: 50 dial loops
   wsbench run -scenario soak -c 20000 -ping 10s -d 1h -ramp 1000 ws://host:8080/echo
                                                  # hold 20k connections an hour with keepalive; reports drops
+  wsbench run -scenario soak -c 10000 -r 1000 -d 1h -reconnect min=250ms,max=5s,jitter=0.5 ws://host:8080/echo
+                                                 # a soak that rides through server restarts (deploys)
   wsbench find -slo 'p99<5ms' -r 5000 -c 200 ws://host:8080/echo
                                                  # raise the rate ×1.5 per step until p99 exceeds 5 ms
   wsbench run -shard 0/3 -start-at 2026-01-02T15:04:05Z -json shard-0.json ...; wsbench merge shard-*.json
@@ -88,6 +90,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.StringVar(&f.tokens, "tokens", "", "FILE of tokens, one per line, for {{token}} in -H (connection id mod count)")
 	fs.Var(&f.protos, "subprotocol", "subprotocol to offer (repeatable or comma list)")
 	fs.DurationVar(&f.ping, "ping", 0, "keepalive ping interval (soak default 5s); a silent peer is declared dead after as long again")
+	fs.StringVar(&f.reconnect, "reconnect", "", "echo, soak: redial dropped connections with the engine's ReconnectPolicy: 'on' (defaults) or min=100ms,max=30s,x=2,jitter=0.2,attempts=0; the report adds returns, time disconnected and messages lost in the gaps")
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "warm-up excluded from the results (messages whose intended send time falls in it); 0 by default with -n")
 	fs.Float64Var(&f.ramp, "ramp", 0, "connections opened per second over all shards (0: as fast as dials go)")
 	fs.DurationVar(&f.drain, "drain", loadtest.DefaultDrain, "wait this long for outstanding replies after the last send")
