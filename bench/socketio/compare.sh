@@ -22,7 +22,8 @@
 #   MODE=max NS="2000 4000 8000 16000" bash bench/socketio/compare.sh   # connections until p99 > SLO_MS
 #
 # Environment: NS, REPEATS, DUR (s), WARM (s, 5), EVERY (ms, 1000), ROOM_SIZE (10), SIZE
-# (chat text bytes, 64), RAMP (connections/s, 1000), TOOLS, SLO_MS (MODE=max: p99 say → ack
+# (chat text bytes, 64), RAMP (connections/s, 1000), TOOLS, FLOW (wsbench's: the embedded
+# socketio-chat, or a file), SLO_MS (MODE=max: p99 say → ack
 # limit, 250), MEMCAP_MB (a client above this RSS is stopped and the run counted as failed,
 # 8192), OUT (a new temporary directory), WSBENCH (binary; built when unset), K6 (default
 # k6 on PATH or ~/go/bin/k6: GOFLAGS= go install go.k6.io/k6@v1.8.1), ARTILLERY (default
@@ -40,6 +41,7 @@ ROOM_SIZE=${ROOM_SIZE:-10}
 SIZE=${SIZE:-64}
 RAMP=${RAMP:-1000}
 TOOLS=${TOOLS:-"wsbench k6 artillery"}
+FLOW=${FLOW:-socketio-chat}
 MODE=${MODE:-compare}
 SLO_MS=${SLO_MS:-250}
 MEMCAP_MB=${MEMCAP_MB:-8192}
@@ -138,12 +140,12 @@ runone() { # tool n rep
 	start_server
 	url="ws://127.0.0.1:$port/socket.io/?EIO=4&transport=websocket"
 	# Long enough to ramp, warm up and measure, with room to spare; the client is stopped after.
-	total=$((n / RAMP + WARM + DUR + 30))
+	total=$((n / RAMP + WARM + DUR + 10))
 	local la0
 	la0=$(cut -d' ' -f1 /proc/loadavg)
 	case $tool in
 	wsbench)
-		setsid "$WSBENCH" run -flow socketio-chat -c "$n" -ramp "$RAMP" -d "${total}s" -warmup 0s -q \
+		setsid "$WSBENCH" run -flow "$FLOW" -c "$n" -ramp "$RAMP" -d "${total}s" -warmup 0s -q \
 			-set every="${EVERY}ms" -set rooms="$rooms" -set text="$(head -c "$SIZE" /dev/zero | tr '\0' a)" \
 			-json "$OUT/$tag.json" "$url" >"$OUT/$tag.out" 2>"$OUT/$tag.err" &
 		;;
