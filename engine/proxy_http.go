@@ -28,7 +28,7 @@ func (c *Conn) dialCONNECT(ctx context.Context, p *url.URL) (route, error) {
 	tunnel := nc
 	if p.Scheme == "https" {
 		// The bridge reads the blocking socket during the dial and the loop's input after it,
-		// as for a wss:// target (session_tls.go).
+		// as for a wss:// target (tls.go).
 		b := &tlsBridge{nc: nc, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
 		tc := tls.Client(b, c.eng.proxyTLSConfig(p, c.opts.TLSConfig))
 		if err := tc.HandshakeContext(ctx); err != nil {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compare.sh — client cost of wsbench, k6 and a plain gorilla/websocket loop on the same
-# closed-loop echo scenario (docs/benchmarks.md, "wsbench vs k6 and a gorilla loop").
+# closed-loop echo scenario (docs/benchmarks.md, "Load testing").
 #
 # For each connection count in NS and each of REPEATS rounds, the three clients run one after
 # another (the order rotates every round, so that load from other work on the machine falls

@@ -1,5 +1,5 @@
 // Command gorillaecho is the minimal gorilla/websocket client loop that docs/benchmarks.md
-// ("wsbench vs k6 and a gorilla loop") sets beside wsbench and k6: N goroutines, each holding
+// ("Load testing": client CPU per echoed message vs k6) sets beside wsbench and k6: N goroutines, each holding
 // one connection and echoing a fixed-size text message in a closed loop (send, wait for the
 // echo, send again) for a duration. It prints how many echoes it received and, from
 // getrusage, its own CPU time and max RSS, so that the cost per message can be compared with
