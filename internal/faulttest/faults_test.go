@@ -146,8 +146,9 @@ func blackhole(t *testing.T, server string, ci int) {
 	})
 	oneLossEach(t, res, ClassTimeout)
 	// The bound of the issue: PingInterval + PongTimeout + one 10 ms tick, from the moment the
-	// toxic went in, plus a scheduling allowance for a loaded 2-core machine under -race.
-	if bound := ping + pong + 10*time.Millisecond + 500*time.Millisecond; res.Detect.Max > float64(bound/time.Millisecond) {
+	// toxic went in, plus a scheduling allowance for a loaded 2-core machine under -race (the
+	// measured maximum is in docs/robustness.md).
+	if bound := ping + pong + 10*time.Millisecond + time.Second; res.Detect.Max > float64(bound/time.Millisecond) {
 		t.Errorf("dead peer detected after up to %.0f ms, want within %v", res.Detect.Max, bound)
 	}
 	reopenedOnce(t, reports)
@@ -164,15 +165,17 @@ func needPython(t *testing.T) {
 	}
 }
 
-// TestLatency: 200 ± 100 ms on the server's replies, PongTimeout above it: no connection is
-// declared dead, and the latency shows in the round trips.
+// TestLatency: 200 ± 100 ms on the server's replies, PongTimeout (2 s) well above it: no
+// connection is declared dead, and the latency shows in the round trips. The margin is for
+// toxiproxy itself, whose delays grow when the machine is busy (a round trip of 1.26 s was
+// seen at 10,000 connections under a load average of 36).
 func TestLatency(t *testing.T) {
 	needPeers(t)
 	conns, procs := size(300, 0)
 	res, _ := run(t, Plan{
 		Fault: "latency", Server: "reference", Procs: procs,
-		Note: "latency toxic 200 ms, jitter 100 ms, downstream; PingInterval 500 ms, PongTimeout 1 s",
-		Spec: GroupSpec{Conns: conns, Payload: 64, Interval: pace(), PingInterval: 500 * time.Millisecond, PongTimeout: time.Second,
+		Note: "latency toxic 200 ms, jitter 100 ms, downstream; PingInterval 500 ms, PongTimeout 2 s",
+		Spec: GroupSpec{Conns: conns, Payload: 64, Interval: pace(), PingInterval: 500 * time.Millisecond, PongTimeout: 2 * time.Second,
 			ConnectTimeout: 10 * time.Second},
 		Toxics: []Toxic{{Name: "slow", Type: "latency", Stream: "downstream", Attributes: map[string]any{"latency": 200, "jitter": 100}}},
 		Settle: time.Second, Hold: 8 * time.Second,
