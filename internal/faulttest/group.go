@@ -86,6 +86,7 @@ func (g *Group) Open(ctx context.Context) error {
 	withHandler, withOwner := base, base
 	withHandler.Handler = handler
 	withOwner.Mode, withOwner.Owner = engine.Active, g.owner
+	withOwner.DeliverControl = true // pongs too, for the time of the last traffic
 	var (
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, 256)
@@ -130,6 +131,7 @@ func (h *ledgerHandler) OnMessage(c *engine.Conn, _ engine.MessageType, data []b
 	c.Value().(*connState).receive(data, h.g.size, h.g.rtt)
 }
 func (h *ledgerHandler) OnClose(c *engine.Conn, err error) { c.Value().(*connState).closed(err) }
+func (h *ledgerHandler) OnPong(c *engine.Conn, _ []byte)   { c.Value().(*connState).touch() }
 
 // readOwner feeds owner-channel events into the ledgers of the owned connections.
 func (g *Group) readOwner() {
@@ -169,6 +171,9 @@ func (g *Group) ownerEvent(ev engine.Event) {
 		}
 		st.mu.Unlock()
 		st.closed(ev.Err)
+	case ev.Message.Type == engine.Ping || ev.Message.Type == engine.Pong:
+		st.touch()
+		ev.Message.Release()
 	default:
 		st.receive(ev.Message.Data, g.size, g.rtt)
 		ev.Message.Release()

@@ -27,6 +27,9 @@ type closeRec struct {
 	At    int64  `json:"at"` // Unix ns
 	Class string `json:"class"`
 	Err   string `json:"err"`
+	// Quiet is how long before the close the connection last received anything (a message
+	// or a pong), ns: what keepalive bounds by PingInterval + PongTimeout.
+	Quiet int64 `json:"quiet"`
 }
 
 // connState is one connection's ledger. Handler callbacks (on the loop), the owner-event
@@ -40,6 +43,7 @@ type connState struct {
 	epoch  int // OnOpen (or Reconnected) count: the epoch of a message sent now
 	opens  []int64
 	closes []closeRec
+	heard  int64 // Unix ns of the last message or pong received
 
 	sentEpoch []int32  // by sequence number: the epoch each accepted message was sent in
 	got       []uint64 // bitset by sequence number: stamps echoed back
@@ -61,7 +65,8 @@ func (st *connState) opened() {
 	st.mu.Lock()
 	st.open = true
 	st.epoch++
-	st.opens = append(st.opens, time.Now().UnixNano())
+	st.heard = time.Now().UnixNano()
+	st.opens = append(st.opens, st.heard)
 	st.mu.Unlock()
 }
 
@@ -70,8 +75,16 @@ func (st *connState) closed(err error) {
 	st.mu.Lock()
 	if st.open {
 		st.open = false
-		st.closes = append(st.closes, closeRec{At: time.Now().UnixNano(), Class: Classify(err), Err: errString(err)})
+		now := time.Now().UnixNano()
+		st.closes = append(st.closes, closeRec{At: now, Class: Classify(err), Err: errString(err), Quiet: now - st.heard})
 	}
+	st.mu.Unlock()
+}
+
+// touch records a pong: traffic that keeps keepalive content.
+func (st *connState) touch() {
+	st.mu.Lock()
+	st.heard = time.Now().UnixNano()
 	st.mu.Unlock()
 }
 
@@ -80,6 +93,7 @@ func (st *connState) receive(data []byte, size func(seq uint64) int, rtt *sample
 	id, seq, ts, ok := parseStamp(data)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.heard = time.Now().UnixNano()
 	if !ok || id != st.id || len(data) != size(seq) || !fillerIntact(data, seq) {
 		st.corrupt++
 		return

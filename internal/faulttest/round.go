@@ -39,6 +39,8 @@ type Result struct {
 	Wall                float64 // seconds the round took
 
 	Detect    Percentiles // fault start to each connection's OnClose, ms
+	Quiet     Percentiles // each connection's last traffic received to its OnClose, ms (what keepalive bounds)
+	InjectMs  float64     // how long toxiproxy took to put the fault in place (its API calls)
 	Reconnect Percentiles // each connection's OnClose to its next OnOpen, ms
 	Back      Percentiles // fault cleared (server restarted, toxic removed) to OnOpen, ms
 	RTT       Percentiles // echo round trips, ms
@@ -63,6 +65,22 @@ type Result struct {
 
 	HeapBefore, HeapPeak, HeapAfter uint64 // the clients' process (the first one, when split)
 	Leaks                           []string
+
+	// Wsbench holds what wsbench (loadtest.Run) reported, for the rounds that drive the fault
+	// with it instead of the test's own fleet.
+	Wsbench *WsbenchFigures `json:",omitempty"`
+}
+
+// WsbenchFigures are the parts of a wsbench report that a fault round checks.
+type WsbenchFigures struct {
+	Command                            string // the equivalent wsbench command line
+	LatencyP50, LatencyP99, LatencyMax float64
+	Sent, Received, Lost               int64
+	Dropped, Reconnects, DownAtEnd     int64
+	DisconnectedP50, DisconnectedP99   float64 // per dropped connection, ms
+	DisconnectedMax                    float64
+	LostInGaps                         int64
+	Outages                            int // spans of the series with connections down
 }
 
 // Run carries out a plan. It returns the result and the raw reports for the test's checks.
@@ -148,6 +166,7 @@ func Run(p Plan) (*Result, []*GroupReport, error) {
 			return nil
 		})
 	}
+	res.InjectMs = float64(time.Since(faultAt).Microseconds()) / 1000
 	clearedAt := faultAt
 	var hsPeer *Peer
 	if err == nil && p.ExpectClose {
@@ -333,7 +352,7 @@ func firstErr(a, b error) error {
 func (r *Result) summarise(reports []*GroupReport, faultAt, clearedAt time.Time, faulted bool) {
 	r.ClosesPerConn, r.ErrorClasses, r.Finals = map[string]int{}, map[string]int{}, map[string]int{}
 	r.OwnerReconnecting, r.OwnerReconnected, r.OwnerFinal = map[string]int{}, map[string]int{}, map[string]int{}
-	var detect, reconnect, back, rtt []float64
+	var detect, quiet, reconnect, back, rtt []float64
 	var reopened []int64
 	seen := map[string]bool{}
 	f0, c0 := faultAt.UnixNano(), clearedAt.UnixNano()
@@ -363,6 +382,7 @@ func (r *Result) summarise(reports []*GroupReport, faultAt, clearedAt time.Time,
 				}
 				if faulted && cl.At >= f0 && losses == 1 {
 					detect = append(detect, float64(cl.At-f0)/1e6)
+					quiet = append(quiet, float64(cl.Quiet)/1e6)
 					if i+1 < len(c.Opens) {
 						reconnect = append(reconnect, float64(c.Opens[i+1]-cl.At)/1e6)
 						back = append(back, float64(max(0, c.Opens[i+1]-c0))/1e6)
@@ -381,7 +401,7 @@ func (r *Result) summarise(reports []*GroupReport, faultAt, clearedAt time.Time,
 			}
 		}
 	}
-	r.Detect, r.Reconnect, r.Back, r.RTT = percentilesOf(detect), percentilesOf(reconnect), percentilesOf(back), percentilesOf(rtt)
+	r.Detect, r.Quiet, r.Reconnect, r.Back, r.RTT = percentilesOf(detect), percentilesOf(quiet), percentilesOf(reconnect), percentilesOf(back), percentilesOf(rtt)
 	if len(reopened) > 0 {
 		slices.Sort(reopened)
 		r.ReopenBuckets = make([]int64, (reopened[len(reopened)-1]-reopened[0])/1e8+1)

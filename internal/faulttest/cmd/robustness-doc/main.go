@@ -116,9 +116,12 @@ func write(w io.Writer, runs []run, files []string, hostileFile string, hostile 
 	p("  was sent during a connection epoch (OnOpen to the next OnClose) that ended with an error the\n")
 	p("  application was told about (*attributed*). Each connection's ledger reconciles the two; a message in\n")
 	p("  neither set is *silent* and fails the round. Echoes are also checked for order and content.\n")
-	p("- **Times**: *detection* runs from the fault's start (the toxic added, the server killed) to each\n")
-	p("  connection's OnClose; *reconnection* from each OnClose to that connection's next OnOpen (the time it\n")
-	p("  was disconnected); *back* from the fault's end (toxic removed, new server started) to that OnOpen.\n")
+	p("- **Times**: *detection* runs from the fault's start (the toxiproxy API call, the SIGKILL) to each\n")
+	p("  connection's OnClose; *fault in place after* is how long toxiproxy's API took to put the toxic on every\n")
+	p("  link; *last traffic → loss* runs from the last message or pong each connection received to its OnClose,\n")
+	p("  which is what keepalive bounds (PingInterval + PongTimeout + one 10 ms tick); *reconnection* from each\n")
+	p("  OnClose to that connection's next OnOpen (the time it was disconnected); *back* from the fault's end\n")
+	p("  (toxic removed, new server started) to that OnOpen.\n")
 	p("- **After every round**: the goroutines and file descriptors of every process (test and workers) must\n")
 	p("  come back to their count before the round, and the live heap (runtime/metrics `/gc/heap/live:bytes`,\n")
 	p("  after two GCs) to within 8 MiB of it. The tables give the live heap of the (first) client process\n")
@@ -131,7 +134,12 @@ func write(w io.Writer, runs []run, files []string, hostileFile string, hostile 
 	p("  what one loopback machine can push through toxiproxy.\n\n")
 
 	byFault := map[string][]run{}
+	var ws []run
 	for _, r := range runs {
+		if r.Wsbench != nil {
+			ws = append(ws, r)
+			continue
+		}
 		byFault[r.Fault] = append(byFault[r.Fault], r)
 	}
 	for _, f := range faults {
@@ -143,11 +151,11 @@ func write(w io.Writer, runs []run, files []string, hostileFile string, hostile 
 		}
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].Conns < rs[j].Conns })
 		p("Settings: %s.\n\n", rs[len(rs)-1].Note)
-		p("| server | conns (procs) | detection p50 / p99 / max | reconnection p50 / p99 / max | back after clear p50 / p99 | peak / mean handshakes per 100 ms | echo RTT p50 / p99 | sent | received | lost, attributed | lost, silent | losses per conn | error classes | heap before / peak / after (KiB) | leaks | run |\n")
-		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| server | conns (procs) | fault in place after | detection p50 / p99 / max | last traffic → loss p50 / p99 / max | reconnection p50 / p99 / max | back after clear p50 / p99 | peak / mean handshakes per 100 ms | echo RTT p50 / p99 | sent | received | lost, attributed | lost, silent | losses per conn | error classes | heap before / peak / after (KiB) | leaks | run |\n")
+		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rs {
-			p("| %s | %d (%d) | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %d / %d / %d | %s | %s %s |\n",
-				r.Server, r.Conns, r.Procs, ms3(r.Detect), ms3(r.Reconnect), ms2(r.Back), storm(r.Result),
+			p("| %s | %d (%d) | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %d / %d / %d | %s | %s %s |\n",
+				r.Server, r.Conns, r.Procs, inject(r.Result), ms3(r.Detect), ms3(r.Quiet), ms3(r.Reconnect), ms2(r.Back), storm(r.Result),
 				ms2(r.RTT), r.Sent, r.Received, r.Attributed, r.Silent, counts(r.ClosesPerConn), counts(r.ErrorClasses),
 				r.HeapBefore>>10, r.HeapPeak>>10, r.HeapAfter>>10, leaks(r.Leaks), r.file, r.When)
 		}
@@ -181,6 +189,7 @@ func write(w io.Writer, runs []run, files []string, hostileFile string, hostile 
 		}
 		p("\n")
 	}
+	writeWsbench(p, ws)
 }
 
 // writeHostile includes the output of .ci/robustness (a whole document) as a section: its
@@ -195,6 +204,32 @@ func writeHostile(p func(string, ...any), md []byte, arg string) {
 	p("%s\n\n", out)
 }
 
+// writeWsbench is the table of the rounds driven by wsbench (loadtest.Run) itself.
+func writeWsbench(p func(string, ...any), ws []run) {
+	p("### wsbench under faults\n\n")
+	p("The same faults driven by wsbench's own runner (loadtest.Run, what `wsbench run` does), so that the\n")
+	p("figures are the ones its report prints: latency percentiles through toxiproxy's 200 ± 100 ms, and a soak\n")
+	p("with `-reconnect` across a server process killed and restarted on the same port. The HTML report of\n")
+	p("such a run shades the outage (the seconds with connections waiting for a redial) in every chart.\n\n")
+	if len(ws) == 0 {
+		p("No results yet.\n\n")
+		return
+	}
+	p("| round | conns | equivalent command | latency p50 / p99 / max | sent / received / lost | dropped | returns | disconnected per dropped conn p50 / p99 / max | lost in gaps | outages marked | heap before / after (KiB) | leaks | run |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range ws {
+		w := r.Wsbench
+		disc := "—"
+		if w.Reconnects > 0 {
+			disc = fmt.Sprintf("%.0f / %.0f / %.0f ms", w.DisconnectedP50, w.DisconnectedP99, w.DisconnectedMax)
+		}
+		p("| %s | %d | `%s` | %.1f / %.1f / %.1f ms | %d / %d / %d | %d | %d | %s | %d | %d | %d / %d | %s | %s %s |\n",
+			r.Fault, r.Conns, w.Command, w.LatencyP50, w.LatencyP99, w.LatencyMax, w.Sent, w.Received, w.Lost,
+			w.Dropped, w.Reconnects, disc, w.LostInGaps, w.Outages, r.HeapBefore>>10, r.HeapAfter>>10, leaks(r.Leaks), r.file, r.When)
+	}
+	p("\n")
+}
+
 func relative(files []string) []string {
 	out := make([]string, len(files))
 	for i, f := range files {
@@ -204,6 +239,13 @@ func relative(files []string) []string {
 		out[i] = f
 	}
 	return out
+}
+
+func inject(r *faulttest.Result) string {
+	if r.InjectMs == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f ms", r.InjectMs)
 }
 
 func ms3(p faulttest.Percentiles) string {
