@@ -25,7 +25,7 @@ func TestGraphQL(t *testing.T) {
 					name: "graphql-subscribe", url: url, conns: conns, duration: 4 * time.Second, compress: v.compress,
 					set: map[string]string{"query": "subscription { ticks(everyMs: 50) { seq ts } }", "hold": "2s", "ping_every": "250ms"},
 				}.run(t)
-				st := srv.stats(t)
+				st := srv.statsWhen(t, func(m map[string]any) bool { return m["completes"].(float64) >= conns })
 				if n := count(res, "init"); n != conns {
 					t.Errorf("%d connection_acks, want %d", n, conns)
 				}

@@ -192,6 +192,21 @@ func (s nodeServer) stats(t testing.TB) map[string]any {
 	return m
 }
 
+// statsWhen polls the server's counts until ok holds for them (what the client sent last, a
+// complete before its close say, the server may still be reading) or 20 s pass, and returns
+// the last counts either way.
+func (s nodeServer) statsWhen(t testing.TB, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m := s.stats(t)
+		if ok(m) || time.Now().After(deadline) {
+			return m
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // statInt reads a numeric count from a stats object.
 func statInt(t testing.TB, m map[string]any, key string) int {
 	t.Helper()
