@@ -4,12 +4,18 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -260,7 +266,7 @@ func wantTimeout(t *testing.T, pe *engine.ProxyError, err error) {
 
 // fakeConnectProxy answers CONNECT with answer, hands each request's header to got, and
 // (for a 200) copies bytes to and from the target; it returns its URL.
-func fakeConnectProxy(t *testing.T, answer string, got chan<- http.Header) string {
+func fakeConnectProxy(t testing.TB, answer string, got chan<- http.Header) string {
 	t.Helper()
 	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		req, err := http.ReadRequest(br)
@@ -383,5 +389,152 @@ func TestProxyThousandConnections(t *testing.T) {
 	}
 	if sent.Load() != conns*msgs || echoed.Load() != conns*msgs {
 		t.Fatalf("sent %d, echoed %d of %d (%d errors)", sent.Load(), echoed.Load(), conns*msgs, n)
+	}
+}
+
+// BenchmarkIdleThroughProxy measures the heap an open, idle connection keeps when dialed
+// directly, through an http:// proxy (tinyproxy) and through an https:// one (tinyproxy
+// behind a TLS front), over ws:// and wss://. Every server and TLS front runs in its own
+// process, so the heap counted is the client's. The proxy leg runs before the socket joins a
+// loop: only an https:// proxy, whose TLS session the connection keeps, should add anything.
+func BenchmarkIdleThroughProxy(b *testing.B) {
+	const conns = 500
+	cert, roots := goodCert(b)
+	tc := &tls.Config{RootCAs: roots}
+	base := externalServer(b)
+	ws := base + "/echo"
+	wss := "wss://" + externalTLSFront(b, cert, mustURL(b, base).Host) + "/echo"
+	tp := mustURL(b, tinyproxy(b))
+	tps := mustURL(b, "https://"+externalTLSFront(b, cert, tp.Host))
+	for _, target := range []struct{ name, url string }{{"ws", ws}, {"wss", wss}} {
+		for _, via := range []struct {
+			name  string
+			proxy *url.URL
+		}{{"direct", nil}, {"http-proxy", tp}, {"https-proxy", tps}} {
+			b.Run(target.name+"/"+via.name, func(b *testing.B) {
+				proxy := engine.NoProxy
+				if via.proxy != nil {
+					proxy = engine.ProxyURL(via.proxy)
+				}
+				for range b.N {
+					eng, err := engine.New(engine.Options{Loops: 1})
+					if err != nil {
+						b.Fatal(err)
+					}
+					d, err := eng.NewDialer(&engine.DialOptions{Proxy: proxy, TLSConfig: tc})
+					if err != nil {
+						b.Fatal(err)
+					}
+					before := liveHeap()
+					open := make([]*engine.Conn, 0, conns)
+					for range conns {
+						c, err := d.Dial(context.Background(), target.url, nil)
+						if err != nil {
+							b.Fatal(err)
+						}
+						open = append(open, c)
+					}
+					after := liveHeap()
+					b.ReportMetric(float64(after-before)/conns, "heap-B/conn")
+					for _, c := range open {
+						c.CloseNow()
+					}
+					eng.Close()
+				}
+			})
+		}
+	}
+}
+
+// liveHeap is the heap in use after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// externalTLSFront runs tlsFront in a copy of this test binary (TestHelperTLSFront), so that
+// its memory is not the test's; it returns its address.
+func externalTLSFront(t testing.TB, cert tls.Certificate, backend string) string {
+	t.Helper()
+	dir := t.TempDir()
+	certPEM, keyPEM := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePEM(t, certPEM, cert.Certificate[0], "CERTIFICATE")
+	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, keyPEM, der, "PRIVATE KEY")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(testkit.StartLineServer(t, self, "-test.run=^TestHelperTLSFront$", "--", "tlsfront", backend, certPEM, keyPEM), "tls://")
+}
+
+func writePEM(t testing.TB, path string, der []byte, kind string) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHelperTLSFront is externalTLSFront's process: with the arguments tlsfront BACKEND CERT
+// KEY it runs a TLS front until its standard input closes; otherwise it does nothing.
+func TestHelperTLSFront(t *testing.T) {
+	args := flag.Args()
+	if len(args) != 4 || args[0] != "tlsfront" {
+		return
+	}
+	cert, err := tls.LoadX509KeyPair(args[2], args[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := tlsFront(t, cert, args[1])
+	fmt.Printf("LISTENING tls://%s\n", addr)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// BenchmarkDialThroughProxy times one dial at a time (to open, then CloseNow) of ws:// and
+// wss:// targets directly, through a Go CONNECT proxy (fakeConnectProxy, whose sockets have
+// TCP_NODELAY as Go's do), tinyproxy and microsocks. The difference between the Go proxy and
+// the two C ones is theirs: without TCP_NODELAY, the TLS handshake's small records wait for
+// delayed ACKs as they go through.
+func BenchmarkDialThroughProxy(b *testing.B) {
+	cert, roots := goodCert(b)
+	tc := &tls.Config{RootCAs: roots}
+	base := externalServer(b)
+	wss := "wss://" + externalTLSFront(b, cert, mustURL(b, base).Host) + "/echo"
+	got := make(chan http.Header, 1)
+	goProxy := fakeConnectProxy(b, "HTTP/1.1 200 Connection established\r\n\r\n", got)
+	go func() {
+		for range got {
+		}
+	}()
+	for _, target := range []struct{ name, url string }{{"ws", base + "/echo"}, {"wss", wss}} {
+		for _, via := range []struct{ name, proxy string }{
+			{"direct", ""}, {"go-connect", goProxy}, {"tinyproxy", tinyproxy(b)}, {"microsocks", microsocks(b, "", "")},
+		} {
+			b.Run(target.name+"/"+via.name, func(b *testing.B) {
+				eng := newEngine(b)
+				o := &engine.DialOptions{Proxy: engine.NoProxy, TLSConfig: tc}
+				if via.proxy != "" {
+					o.Proxy = engine.ProxyURL(mustURL(b, via.proxy))
+				}
+				d, err := eng.NewDialer(o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range b.N {
+					c, err := d.Dial(context.Background(), target.url, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					c.CloseNow()
+				}
+			})
+		}
 	}
 }
