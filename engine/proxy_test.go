@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -286,6 +287,92 @@ func fakeConnectProxy(t testing.TB, answer string, got chan<- http.Header) strin
 		_, _ = io.Copy(c, b)
 	})
 	return strings.Replace(url, "ws://", "http://", 1)
+}
+
+// TestProxyFromEnvironmentEndToEnd dials with DialOptions.Proxy left nil in a copy of this
+// test binary whose environment sets HTTP_PROXY, ALL_PROXY and NO_PROXY (the environment is
+// read once per process): a ws:// dial to a name goes through HTTP_PROXY, one to a NO_PROXY
+// name goes direct, and a wss:// dial (no HTTPS_PROXY) takes ALL_PROXY.
+func TestProxyFromEnvironmentEndToEnd(t *testing.T) {
+	if os.Getenv("WSFLEET_ENV_PROXY_CHILD") != "" {
+		return // the child's own run of the test list
+	}
+	base := refServer(t, testserver.Options{Loops: 1})
+	backend := mustURL(t, base).Host
+	got := make(chan string, 8)
+	// A CONNECT proxy that sends every tunnel to the reference server, whatever the name.
+	proxy := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		got <- req.Host
+		b, err := net.Dial("tcp", backend)
+		if err != nil {
+			return
+		}
+		defer b.Close()
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		go func() { _, _ = io.Copy(b, br); closeWrite(b) }()
+		_, _ = io.Copy(c, b)
+	})
+	proxyHost := mustURL(t, proxy).Host
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^TestHelperEnvProxyDial$", "-test.v")
+	cmd.Env = append(os.Environ(), "WSFLEET_ENV_PROXY_CHILD=1",
+		"HTTP_PROXY=http://"+proxyHost, "ALL_PROXY=http://"+proxyHost, "NO_PROXY=direct.wsfleet.test",
+		"WSFLEET_ENV_PROXY_BACKEND="+backend)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	close(got)
+	var hosts []string
+	for h := range got {
+		hosts = append(hosts, h)
+	}
+	if strings.Join(hosts, " ") != "env.wsfleet.test:80 env.wsfleet.test:443" {
+		t.Errorf("the proxy was asked for %q; child said:\n%s", hosts, out)
+	}
+}
+
+// TestHelperEnvProxyDial is TestProxyFromEnvironmentEndToEnd's child.
+func TestHelperEnvProxyDial(t *testing.T) {
+	backend := os.Getenv("WSFLEET_ENV_PROXY_BACKEND")
+	if backend == "" {
+		return
+	}
+	// The names resolve only for the direct dial, to the reference server.
+	_, port, _ := net.SplitHostPort(backend)
+	resolver := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("no DNS here")
+	}}
+	eng, err := engine.New(engine.Options{Loops: 1, Resolver: resolver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	c, err := eng.Dial(context.Background(), "ws://env.wsfleet.test/echo", nil)
+	if err != nil {
+		t.Fatalf("ws:// through HTTP_PROXY: %v", err)
+	}
+	echoOver(t, c, []int{7})
+	c.Close()
+	// wss:// takes ALL_PROXY; the reference server does not speak TLS, so the dial fails
+	// after the tunnel, in the TLS handshake (which it leaves unanswered: a timeout).
+	_, err = eng.Dial(context.Background(), "wss://env.wsfleet.test/echo", &engine.DialOptions{ConnectTimeout: time.Second})
+	if !errors.Is(err, engine.ErrTLS) {
+		t.Errorf("wss:// through ALL_PROXY: %v, want a TLS failure past the proxy", err)
+	}
+	// NO_PROXY: dialed directly, so the name must resolve here, and does not.
+	_, err = eng.Dial(context.Background(), "ws://direct.wsfleet.test:"+port+"/echo", nil)
+	var de *net.DNSError
+	if !errors.As(err, &de) || errors.Is(err, engine.ErrProxy) {
+		t.Errorf("NO_PROXY name: %v, want a direct dial's DNS error", err)
+	}
 }
 
 // TestProxyConnectHeader checks the CONNECT request's fields: Basic credentials from the
