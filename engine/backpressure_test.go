@@ -136,3 +136,75 @@ func TestCloseWakesWaitingSender(t *testing.T) {
 		t.Fatal("Close left a sender waiting")
 	}
 }
+
+// burstHandler sends from OnMessage until Send refuses, and reports what it got.
+type burstHandler struct {
+	payload []byte
+	result  chan burstResult
+}
+
+type burstResult struct {
+	sent int
+	err  error
+}
+
+func (h *burstHandler) OnOpen(*engine.Conn) {}
+func (h *burstHandler) OnMessage(c *engine.Conn, _ engine.MessageType, _ []byte) {
+	sent := 0
+	for sent < 256<<20 {
+		if err := c.Send(engine.Binary, h.payload); err != nil {
+			h.result <- burstResult{sent, err}
+			return
+		}
+		sent += len(h.payload)
+	}
+	h.result <- burstResult{sent, nil}
+}
+func (h *burstHandler) OnClose(*engine.Conn, error) {}
+
+// The Send rule: inside a callback Send never waits and fails with ErrBackedUp once twice
+// MaxPendingBytes would be waiting; outside, on the same Handler connection, it waits.
+func TestSendInsideCallbackNeverWaits(t *testing.T) {
+	eng := newEngine(t)
+	release := make(chan struct{})
+	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := testkit.Upgrade(c, br, ""); err != nil {
+			return
+		}
+		c.Write(testkit.ServerFrame(0x82, []byte("go"))) // one message, then no reading
+		<-release
+	})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	const limit = 128 << 10
+	h := &burstHandler{payload: make([]byte, 16<<10), result: make(chan burstResult, 1)}
+	c, err := eng.Dial(context.Background(), url+"/", &engine.DialOptions{Handler: h, MaxPendingBytes: limit, CloseTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	var r burstResult
+	select {
+	case r = <-h.result:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send waited inside OnMessage")
+	}
+	if !errors.Is(r.err, engine.ErrBackedUp) {
+		t.Fatalf("inside the callback after %d bytes: %v, want ErrBackedUp", r.sent, r.err)
+	}
+	if r.sent < limit {
+		t.Errorf("inside the callback only %d bytes went before ErrBackedUp, under MaxPendingBytes %d: callbacks get twice the bound", r.sent, limit)
+	}
+	// Outside the callback the same connection makes a sender wait (here until its ctx ends).
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	for {
+		err := c.SendContext(ctx, engine.Binary, h.payload)
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("outside the callback: %v, want a wait that ends with the context", err)
+		}
+	}
+}

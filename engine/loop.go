@@ -31,6 +31,21 @@ func (e *Engine) loopFor(el gnet.EventLoop) *loop {
 	return l
 }
 
+// onLoopGoroutine says whether the caller runs on one of the engine's event loops: inside a
+// callback, which must never wait for a loop. It costs about a microsecond: only senders
+// that would otherwise wait ask.
+func (e *Engine) onLoopGoroutine() bool {
+	gid := transport.GoroutineID()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, l := range e.loops {
+		if l.Runs(gid) {
+			return true
+		}
+	}
+	return false
+}
+
 // transportLoops is what the ticker walks: the loops seen so far.
 func (e *Engine) transportLoops() []*transport.Loop[*session] {
 	e.mu.Lock()

@@ -85,7 +85,13 @@ func (b *tlsBridge) Write(p []byte) (int, error) {
 		_, _ = s.gc.Write(p) // on the loop: gnet writes or keeps the rest, in order
 		return len(p), nil
 	}
-	n := transport.WriteNow(s.fd, p)
+	n := 0
+	if b.cipherOut == nil {
+		// Only while nothing waits for the loop: crypto/tls writes a long message record by
+		// record, and once one record was cut short the socket may take the next one, which
+		// would overtake the cut record's rest on the wire.
+		n = transport.WriteNow(s.fd, p)
+	}
 	if n < len(p) {
 		// The socket is full: the rest goes out from the loop, before anything else.
 		if b.cipherOut == nil {

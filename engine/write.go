@@ -18,11 +18,11 @@ import (
 // soon as Send returns.
 //
 // Send waits while the message does not fit under MaxPendingBytes of bytes waiting to be
-// written, until there is room or the connection ends, with one exception: while the
-// connection's Handler callbacks run, Send never waits (the loop it would wait for is the
-// one running the callback); there it fails with ErrBackedUp once twice MaxPendingBytes
-// would be waiting. A message is always accepted when nothing is pending. A type other
-// than Text or Binary fails with ErrMessageType.
+// written, until there is room or the connection ends, with one exception: inside a Handler
+// callback (of any connection: on an event loop's goroutine) Send never waits, since room
+// comes from the loops; there it fails with ErrBackedUp once twice MaxPendingBytes would be
+// waiting. A message is always accepted when nothing is pending. A type other than Text or
+// Binary fails with ErrMessageType.
 func (c *Conn) Send(typ MessageType, data []byte) error {
 	if err := checkDataType(typ); err != nil {
 		return err
@@ -89,12 +89,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, kind send
 	frameLen := codec.HeaderSize(int64(len(data)), true) + len(data)
 	limit := c.opts.MaxPendingBytes
 	c.mu.Lock()
-	wait := kind == sendWait
-	if wait && c.inCallbackLocked() {
-		// A callback cannot wait for the loop that runs it: it gets slack instead, so
-		// that its replies still fit when waiting senders have filled MaxPendingBytes.
-		wait, limit = false, 2*limit
-	}
+	wait, onLoop := kind == sendWait, false
 	for {
 		if err := c.sendableLocked(); err != nil {
 			c.mu.Unlock()
@@ -103,6 +98,12 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, kind send
 		pending := c.pendingLocked()
 		if pending == 0 || pending+frameLen <= limit {
 			break
+		}
+		if wait && !onLoop && c.eng.onLoopGoroutine() {
+			// A callback cannot wait for the loops: it gets slack instead, so that its
+			// replies still fit when waiting senders have filled MaxPendingBytes.
+			onLoop, wait, limit = true, false, 2*limit
+			continue
 		}
 		if !wait {
 			c.mu.Unlock()
@@ -191,9 +192,6 @@ func (c *Conn) markDirtyLocked() bool {
 	c.flushQueued = true
 	return true
 }
-
-// inCallbackLocked says whether the loop is running this connection's Handler callbacks.
-func (c *Conn) inCallbackLocked() bool { return c.inLoop && c.handler != nil }
 
 func (c *Conn) roomChanLocked() chan struct{} {
 	w := c.extraLocked()

@@ -17,6 +17,9 @@
 //   - gnet's Client.EnrollContext returns no error when its poller refuses the socket: it
 //     closes the socket and no callback ever comes (Enroll turns that into an error).
 //   - gnet logs through its own logger; the engine reports through errors (NewClient).
+//   - gnet runs each event loop, with all its callbacks and Runnables, on one goroutine for
+//     the loop's life, so a caller can tell whether it is a loop (GoroutineID, Loop.Runs):
+//     a sender inside a callback must never wait for room, which only the loops make.
 //
 // Timers have a resolution of one tick (TickDuration) and live in one hashed wheel per loop
 // (Wheel), touched only by the loop's goroutine.

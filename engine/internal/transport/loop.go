@@ -28,6 +28,7 @@ type Session interface {
 type Loop[S Session] struct {
 	el    gnet.EventLoop
 	clock *Clock
+	gid   uint64 // the goroutine gnet runs the loop on (GoroutineID)
 
 	mu          sync.Mutex // guards the fields up to the blank line
 	flushQ      []S
@@ -48,11 +49,16 @@ type Loop[S Session] struct {
 	Wheel Wheel[S]
 }
 
-// Init readies l for gnet's loop el.
+// Init readies l for gnet's loop el. It runs on that loop (from OnOpen), which gnet runs
+// on one goroutine for its life.
 func (l *Loop[S]) Init(el gnet.EventLoop, clock *Clock) {
 	l.el, l.clock = el, clock
+	l.gid = GoroutineID()
 	l.Wheel.init(clock.Now())
 }
+
+// Runs says whether the goroutine numbered gid (GoroutineID) is the one running l.
+func (l *Loop[S]) Runs(gid uint64) bool { return l.gid == gid }
 
 // EventLoop is the gnet loop l runs on.
 func (l *Loop[S]) EventLoop() gnet.EventLoop { return l.el }
