@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -57,7 +58,8 @@ func (c *Conn) connectTunnel(ctx context.Context, p *url.URL, conn net.Conn) err
 		return c.proxyStageErr(ctx, p, "CONNECT", "CONNECT through proxy "+p.Host, err)
 	}
 	rec := &recordingConn{Conn: conn}
-	br := bufio.NewReaderSize(rec, 1024)
+	// A proxy's answer is a few hundred bytes; one that never ends its header stops here.
+	br := bufio.NewReaderSize(io.LimitReader(rec, maxCONNECTAnswer), 1024)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		pe := c.proxyStageErr(ctx, p, "CONNECT", "the proxy's answer to CONNECT", err)
@@ -81,6 +83,9 @@ func (c *Conn) connectTunnel(ctx context.Context, p *url.URL, conn net.Conn) err
 	}
 	return nil
 }
+
+// maxCONNECTAnswer bounds what is read of a proxy's answer to CONNECT.
+const maxCONNECTAnswer = 64 << 10
 
 // appendCONNECT appends the CONNECT request: Basic credentials from the proxy URL's user info
 // unless header sets Proxy-Authorization itself, then header's fields (checked by

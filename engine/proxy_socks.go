@@ -92,7 +92,11 @@ func (l *socksLeg) refusal(ctx context.Context, err error) *ProxyError {
 	pe := l.c.proxyStageErr(ctx, l.proxy, "socks", "the SOCKS5 exchange with proxy "+l.proxy.Host, err)
 	a := l.rec.answer
 	pe.Answer = a
-	if len(a) < 2 || a[0] != 5 {
+	if len(a) > 0 && a[0] != 5 && !isTimeout(pe.Err) {
+		pe.Err = fmt.Errorf("this is not a SOCKS5 server: %w", pe.Err)
+		return pe
+	}
+	if len(a) < 2 {
 		return pe
 	}
 	next := 2

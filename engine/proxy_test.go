@@ -220,6 +220,33 @@ func TestProxyFailures(t *testing.T) {
 				t.Errorf("stage %q, ErrTLS %v", pe.Stage, errors.Is(err, engine.ErrTLS))
 			}
 		}},
+		{"http proxy with an endless header", func(t *testing.T) *url.URL {
+			return mustURL(t, strings.Replace(testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+				line := []byte("X-Padding: " + strings.Repeat("x", 1000) + "\r\n")
+				for {
+					if _, err := c.Write(line); err != nil {
+						return
+					}
+				}
+			}), "ws://", "http://", 1))
+		}, ws, nil, func(t *testing.T, pe *engine.ProxyError, err error) {
+			if pe.Stage != "CONNECT" || errors.Is(err, engine.ErrTimeout) || !strings.HasPrefix(string(pe.Answer), "HTTP/1.1 200 OK") {
+				t.Errorf("stage %q, answer %.40q", pe.Stage, pe.Answer)
+			}
+		}},
+		{"socks5 proxy that speaks HTTP", func(t *testing.T) *url.URL {
+			return mustURL(t, strings.Replace(testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+				io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+			}), "ws://", "socks5://", 1))
+		}, ws, nil, func(t *testing.T, pe *engine.ProxyError, err error) {
+			if pe.Stage != "socks" || !strings.Contains(err.Error(), "not a SOCKS5 server") || string(pe.Answer) != "HT" {
+				t.Errorf("stage %q: %v", pe.Stage, err)
+			}
+		}},
 		{"unknown scheme", func(t *testing.T) *url.URL { return mustURL(t, "ftp://"+down) }, ws, nil,
 			func(t *testing.T, pe *engine.ProxyError, err error) {
 				if pe.Stage != "config" {
