@@ -36,7 +36,8 @@ type Result struct {
 	Fault, Server, Note string
 	Conns, Procs        int
 	When                string
-	Wall                float64 // seconds the round took
+	Load                [2]float64 // the machine's 1-minute load average at the round's start and end
+	Wall                float64    // seconds the round took
 
 	Detect    Percentiles // fault start to each connection's OnClose, ms
 	Quiet     Percentiles // each connection's last traffic received to its OnClose, ms (what keepalive bounds)
@@ -88,6 +89,7 @@ func Run(p Plan) (*Result, []*GroupReport, error) {
 	start := time.Now()
 	base := TakeSnapshot()
 	res := &Result{Fault: p.Fault, Server: p.Server, Note: p.Note, Conns: p.Spec.Conns, Procs: max(1, p.Procs), When: start.UTC().Format(time.RFC3339)}
+	res.Load[0] = loadAvg()
 
 	peer, err := startServer(p.Server, "127.0.0.1:0")
 	if err != nil {
@@ -238,7 +240,19 @@ func Run(p Plan) (*Result, []*GroupReport, error) {
 		}
 	}
 	res.Wall = time.Since(start).Seconds()
+	res.Load[1] = loadAvg()
 	return res, reports, nil
+}
+
+// loadAvg is the 1-minute load average (0 when unknown): the rounds share the machine.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var la float64
+	_, _ = fmt.Sscan(string(b), &la)
+	return la
 }
 
 func startServer(kind, addr string) (*Peer, error) {

@@ -14,7 +14,7 @@ import (
 func wsbenchRound(t *testing.T, fault, note, command string, cfg loadtest.Config, during func()) *Result {
 	t.Helper()
 	base := TakeSnapshot()
-	start := time.Now()
+	start, load0 := time.Now(), loadAvg()
 	done := make(chan struct{})
 	go func() { defer close(done); during() }()
 	lr, err := loadtest.Run(context.Background(), cfg)
@@ -35,7 +35,7 @@ func wsbenchRound(t *testing.T, fault, note, command string, cfg loadtest.Config
 		}
 		down = p.Down > 0
 	}
-	res := &Result{Fault: fault, Server: "reference", Note: note, Conns: cfg.Conns, Procs: 1, When: start.UTC().Format(time.RFC3339), Wsbench: w}
+	res := &Result{Fault: fault, Server: "reference", Note: note, Conns: cfg.Conns, Procs: 1, When: start.UTC().Format(time.RFC3339), Wsbench: w, Load: [2]float64{load0, loadAvg()}}
 	res.Wall = time.Since(start).Seconds()
 	lc := CheckBack(base, 30*time.Second)
 	res.HeapBefore, res.HeapAfter = base.Heap, lc.After.Heap
