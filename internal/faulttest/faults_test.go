@@ -58,11 +58,7 @@ func run(t *testing.T, p Plan) (*Result, []*GroupReport) {
 		res.Fault, res.Server, res.Conns, res.Procs, res.Wall, res.InjectMs, res.Detect, res.Quiet, res.Reconnect, res.Back, res.RTT,
 		res.HandshakePeak, res.HandshakeMean, res.Sent, res.Received, res.Attributed, res.Silent,
 		res.ClosesPerConn, res.ErrorClasses, res.ErrorSamples, res.HeapBefore>>10, res.HeapAfter>>10, res.HeapPeak>>10)
-	if *resultsFile != "" {
-		if err := res.Append(*resultsFile); err != nil {
-			t.Error(err)
-		}
-	}
+	appendResult(t, res)
 	// What every round must show, whatever the fault.
 	if res.Silent != 0 {
 		t.Errorf("%d messages lost silently (accepted by Send, never echoed, on an epoch that ended without an error)", res.Silent)
@@ -74,6 +70,22 @@ func run(t *testing.T, p Plan) (*Result, []*GroupReport) {
 		t.Error(l)
 	}
 	return res, reports
+}
+
+// appendResult writes the result to -results once the test's checks have run, with their verdict.
+func appendResult(t *testing.T, res *Result) {
+	if *resultsFile == "" {
+		return
+	}
+	t.Cleanup(func() {
+		res.Verdict = "pass"
+		if t.Failed() {
+			res.Verdict = "fail"
+		}
+		if err := res.Append(*resultsFile); err != nil {
+			t.Error(err)
+		}
+	})
 }
 
 // oneLossEach checks that every connection saw exactly one loss, of the given class.

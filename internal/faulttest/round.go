@@ -37,6 +37,7 @@ type Result struct {
 	Conns, Procs        int
 	When                string
 	Load                [2]float64 // the machine's 1-minute load average at the round's start and end
+	Verdict             string     // "pass" or "fail": whether the test's checks held (the log says which failed)
 	Wall                float64    // seconds the round took
 
 	Detect    Percentiles // fault start to each connection's OnClose, ms

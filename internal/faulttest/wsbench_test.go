@@ -44,11 +44,7 @@ func wsbenchRound(t *testing.T, fault, note, command string, cfg loadtest.Config
 		t.Error(lc.Problem)
 	}
 	t.Logf("%s: %+v", fault, *w)
-	if *resultsFile != "" {
-		if err := res.Append(*resultsFile); err != nil {
-			t.Error(err)
-		}
-	}
+	appendResult(t, res)
 	return res
 }
 

@@ -88,7 +88,10 @@ func write(w io.Writer, runs []run, files []string, hostileFile string, hostile 
 	}
 	p("## Fault rounds\n\n")
 	p("Each row is one round; its raw JSON (every figure below and more) is in the file named in the\n")
-	p("last column, the test log next to it (`.txt`, with the machine's load average before and after).\n\n")
+	p("last column, the test log next to it (`.txt`, with the machine's load average before and after,\n")
+	p("and each failed check's message). *checks* says whether the test's checks held in that run. The\n")
+	p("machine has 2 cores shared with other work: the load average column says how busy it was, and\n")
+	p("rounds run at load averages of 20-40 show stalls of seconds that no client library controls.\n\n")
 	p("Reproduce:\n\n")
 	p("```sh\n")
 	p("bash .ci/install-peers                      # builds toxiproxy into bin/ (once)\n")
@@ -151,13 +154,13 @@ func write(w io.Writer, runs []run, files []string, hostileFile string, hostile 
 		}
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].Conns < rs[j].Conns })
 		p("Settings: %s.\n\n", rs[len(rs)-1].Note)
-		p("| server | conns (procs) | fault in place after | detection p50 / p99 / max | last traffic → loss p50 / p99 / max | reconnection p50 / p99 / max | back after clear p50 / p99 | peak / mean handshakes per 100 ms | echo RTT p50 / p99 | sent | received | lost, attributed | lost, silent | losses per conn | error classes | heap before / peak / after (KiB) | leaks | load avg start → end | run |\n")
-		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		p("| server | conns (procs) | fault in place after | detection p50 / p99 / max | last traffic → loss p50 / p99 / max | reconnection p50 / p99 / max | back after clear p50 / p99 | peak / mean handshakes per 100 ms | echo RTT p50 / p99 | sent | received | lost, attributed | lost, silent | losses per conn | error classes | heap before / peak / after (KiB) | leaks | load avg start → end | checks | run |\n")
+		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rs {
-			p("| %s | %d (%d) | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %d / %d / %d | %s | %s | %s %s |\n",
+			p("| %s | %d (%d) | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %d / %d / %d | %s | %s | %s | %s %s |\n",
 				r.Server, r.Conns, r.Procs, inject(r.Result), ms3(r.Detect), ms3(r.Quiet), ms3(r.Reconnect), ms2(r.Back), storm(r.Result),
 				ms2(r.RTT), r.Sent, r.Received, r.Attributed, r.Silent, counts(r.ClosesPerConn), counts(r.ErrorClasses),
-				r.HeapBefore>>10, r.HeapPeak>>10, r.HeapAfter>>10, leaks(r.Leaks), load(r.Result), r.file, r.When)
+				r.HeapBefore>>10, r.HeapPeak>>10, r.HeapAfter>>10, leaks(r.Leaks), load(r.Result), verdict(r.Result), r.file, r.When)
 		}
 		p("\nErrors as the application saw them:\n\n")
 		seen := map[string]bool{}
@@ -215,17 +218,17 @@ func writeWsbench(p func(string, ...any), ws []run) {
 		p("No results yet.\n\n")
 		return
 	}
-	p("| round | conns | equivalent command | latency p50 / p99 / max | sent / received / lost | dropped | returns | disconnected per dropped conn p50 / p99 / max | lost in gaps | outages marked | heap before / after (KiB) | leaks | load avg start → end | run |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| round | conns | equivalent command | latency p50 / p99 / max | sent / received / lost | dropped | returns | disconnected per dropped conn p50 / p99 / max | lost in gaps | outages marked | heap before / after (KiB) | leaks | load avg start → end | checks | run |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range ws {
 		w := r.Wsbench
 		disc := "—"
 		if w.Reconnects > 0 {
 			disc = fmt.Sprintf("%.0f / %.0f / %.0f ms", w.DisconnectedP50, w.DisconnectedP99, w.DisconnectedMax)
 		}
-		p("| %s | %d | `%s` | %.1f / %.1f / %.1f ms | %d / %d / %d | %d | %d | %s | %d | %d | %d / %d | %s | %s | %s %s |\n",
+		p("| %s | %d | `%s` | %.1f / %.1f / %.1f ms | %d / %d / %d | %d | %d | %s | %d | %d | %d / %d | %s | %s | %s | %s %s |\n",
 			r.Fault, r.Conns, w.Command, w.LatencyP50, w.LatencyP99, w.LatencyMax, w.Sent, w.Received, w.Lost,
-			w.Dropped, w.Reconnects, disc, w.LostInGaps, w.Outages, r.HeapBefore>>10, r.HeapAfter>>10, leaks(r.Leaks), load(r.Result), r.file, r.When)
+			w.Dropped, w.Reconnects, disc, w.LostInGaps, w.Outages, r.HeapBefore>>10, r.HeapAfter>>10, leaks(r.Leaks), load(r.Result), verdict(r.Result), r.file, r.When)
 	}
 	p("\n")
 }
@@ -239,6 +242,13 @@ func relative(files []string) []string {
 		out[i] = f
 	}
 	return out
+}
+
+func verdict(r *faulttest.Result) string {
+	if r.Verdict == "" {
+		return "see log"
+	}
+	return r.Verdict
 }
 
 func load(r *faulttest.Result) string {
