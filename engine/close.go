@@ -102,7 +102,7 @@ func (c *Conn) startClose(code codec.CloseCode, reason string) {
 	var p [codec.MaxControlPayload]byte
 	payload, _ := codec.AppendClosePayload(p[:0], code, reason)
 	if st == StateOpen {
-		c.setState(StateClosing)
+		c.setStateLocked(StateClosing)
 	}
 	s := c.sess
 	var wake bool
@@ -169,10 +169,10 @@ func (s *session) closeFrame(payload []byte) gnet.Action {
 	if c.lastErr == nil {
 		c.lastErr = &CloseError{Code: CloseCode(code), Reason: string(reason), Remote: remote}
 	}
-	c.mu.Unlock()
 	if c.State() == StateOpen {
-		c.setState(StateClosing)
+		c.setStateLocked(StateClosing)
 	}
+	c.mu.Unlock()
 	// Both close frames are exchanged: RFC 6455 §7.1.1 lets the client close TCP now.
 	return gnet.Close
 }
@@ -270,7 +270,7 @@ func (s *session) finishClose(netErr error) {
 		cause = &wrapped{msg: "websocket: slow consumer: inbox full, no room to announce the reconnection (" + cause.Error() + ")", err: multiErr{ErrSlowConsumer, cause}}
 		c.lastErr = cause
 	}
-	c.setState(StateClosed) // before endLocked wakes Close and Recv, so they see it
+	c.setStateLocked(StateClosed) // before endLocked wakes Close and Recv, so they see it
 	if !retry && !dialing {
 		c.endLocked(cause)
 	}

@@ -28,7 +28,7 @@ type Conn struct {
 	val     any     // DialOptions.Value, or the Dialer.Dial value
 	handler Handler // DialOptions.Handler
 
-	state  atomic.Uint32 // the State (setState)
+	state  atomic.Uint32 // the State: written under mu (setStateLocked), read without it
 	regIdx int32         // index in the engine's registry, -1 when not registered (under eng.mu)
 
 	mu sync.Mutex // guards every field below

@@ -30,8 +30,9 @@ func (s State) String() string {
 	return "state(?)"
 }
 
-// setState moves the connection and keeps the engine's per-state gauges right.
-func (c *Conn) setState(s State) {
+// setStateLocked moves the connection and keeps the engine's per-state gauges right. It is
+// written only under c.mu (so a check-then-move cannot race another), read anywhere (State).
+func (c *Conn) setStateLocked(s State) {
 	old := State(c.state.Swap(uint32(s)))
 	if old == s {
 		return
@@ -52,4 +53,11 @@ func (e *Engine) gauge(s State) interface{ Add(int64) int64 } {
 		return &e.stats.closing
 	}
 	return &discardGauge.dials
+}
+
+// setState is setStateLocked for a caller that does not hold c.mu.
+func (c *Conn) setState(s State) {
+	c.mu.Lock()
+	c.setStateLocked(s)
+	c.mu.Unlock()
 }
