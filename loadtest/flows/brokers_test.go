@@ -88,7 +88,7 @@ func testSTOMP(t *testing.T, url string, compress bool) {
 	const conns = 5
 	tag := uniqueTag()
 	res := flowRun{
-		name: "stomp-chat", url: url, conns: conns, duration: 4 * time.Second, compress: compress,
+		name: "stomp-chat", url: url, conns: conns, duration: 8 * time.Second, compress: compress,
 		set: map[string]string{"every": "200ms", "hold": "2s", "heartbeat": "500", "destination": "/topic/wsbench." + tag},
 	}.run(t)
 	if n := count(res, "connect"); n != conns {
@@ -135,7 +135,7 @@ func testMQTT(t *testing.T, url string, compress bool) {
 	// connection with a client id in use ends the first).
 	tag := uniqueTag()
 	set := map[string]string{"every": "100ms", "hold": "2s", "topic": "wsbench/" + tag, "client": tag + "-"}
-	res := flowRun{name: "mqtt-qos1", url: url, conns: conns, duration: 4 * time.Second, compress: compress, set: set}.run(t)
+	res := flowRun{name: "mqtt-qos1", url: url, conns: conns, duration: 8 * time.Second, compress: compress, set: set}.run(t)
 	pubs := count(res, "publish")
 	if pubs < conns || count(res, "timeouts(publish)") != 0 {
 		t.Errorf("QoS 1: %d PUBACKs matched, %d missing", pubs, count(res, "timeouts(publish)"))
@@ -152,13 +152,13 @@ func testMQTT(t *testing.T, url string, compress bool) {
 	between(t, "publish p50 (ms)", pub.P50Ms, 0, slowBound)
 	between(t, "delivery p50 (ms)", del.P50Ms, 0, slowBound)
 
-	res = flowRun{name: "mqtt-qos0", url: url, conns: conns, duration: 4 * time.Second, compress: compress, set: set}.run(t)
+	res = flowRun{name: "mqtt-qos0", url: url, conns: conns, duration: 8 * time.Second, compress: compress, set: set}.run(t)
 	if d := count(res, "deliveries"); d < conns {
 		t.Errorf("QoS 0: %d deliveries in 2 s of a publish per 100 ms on %d connections", d, conns)
 	}
 	between(t, "QoS 0 delivery p50 (ms)", latency(t, res, "delivery").P50Ms, 0, slowBound)
 
-	res = flowRun{name: "mqtt-keepalive", url: url, conns: conns, duration: 2 * time.Second, compress: compress,
+	res = flowRun{name: "mqtt-keepalive", url: url, conns: conns, duration: 4 * time.Second, compress: compress,
 		set: map[string]string{"ping_every": "200ms", "keepalive": "1", "topic": "wsbench/" + tag, "client": tag + "-"}}.run(t)
 	if n := count(res, "ping"); n < conns || count(res, "timeouts(ping)") != 0 {
 		t.Errorf("keep-alive: %d PINGRESPs, %d missing", n, count(res, "timeouts(ping)"))

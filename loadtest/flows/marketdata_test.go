@@ -18,7 +18,7 @@ func TestMarketData(t *testing.T) {
 			srv := startNode(t, "market-data", append([]string{"--interval", "50"}, v.args...)...)
 			channels := []string{"AAPL", "MSFT", "NVDA"}
 			res := flowRun{
-				name: "market-data", url: srv.wsURL("/feed"), conns: conns, duration: 4 * time.Second, compress: v.compress,
+				name: "market-data", url: srv.wsURL("/feed"), conns: conns, duration: 8 * time.Second, compress: v.compress,
 				set: map[string]string{"ch1": channels[0], "ch2": channels[1], "ch3": channels[2], "hold": "2s"},
 			}.run(t)
 			st := srv.stats(t)
