@@ -92,7 +92,8 @@ func StartToxiproxy(bin string) (*Toxiproxy, error) {
 		api:  "http://127.0.0.1:" + strconv.Itoa(port),
 		done: make(chan error, 1),
 		log:  newTailBuffer(8 << 10),
-		http: &http.Client{Timeout: 30 * time.Second},
+		// No idle connections kept: a round's descriptor and goroutine counts must come back.
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
 	}
 	t.cmd = exec.Command(bin, "-host", "127.0.0.1", "-port", strconv.Itoa(port))
 	t.cmd.Env = append(os.Environ(), "LOG_LEVEL=warn")
