@@ -255,9 +255,8 @@ func (s *session) finishClose(netErr error) {
 		pool.Put(c.out)
 		c.out = nil
 	}
-	if b := s.bridge; b != nil && b.cipherOut != nil {
-		pool.Put(b.cipherOut)
-		b.cipherOut = nil
+	if s.bridge != nil {
+		s.bridge.Release()
 	}
 	c.outMsgs, c.sockBuffered, c.flushQueued = 0, 0, false
 	c.wakeRoomLocked()

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/wsfleet/wsfleet/codec"
+	"github.com/wsfleet/wsfleet/engine/internal/transport"
 )
 
 // Conn is one client WebSocket connection: the facade that outlives reconnections. Its methods
@@ -81,7 +82,7 @@ type session struct {
 	fd   int        // the socket, for writes from senders' goroutines (under c.mu)
 	// wss: the TLS connection over the bridge (which also holds the TLS-only state, tls.go)
 	tls    *tls.Conn
-	bridge *tlsBridge
+	bridge *transport.TLSBridge
 	pf     *pendingFail  // a protocol failure held back for the application (fail.go)
 	infl   *inflateState // permessage-deflate receive side, nil when off (inflate.go)
 	// why gnet closed the socket from inside our own write (see closeDeferred)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsfleet/wsfleet/engine/internal/transport"
 	"golang.org/x/net/http/httpproxy"
 )
 
@@ -87,7 +88,7 @@ type route struct {
 	// Through an https:// proxy: the TLS session with the proxy, over bridge, that carries
 	// everything after CONNECT (nil otherwise).
 	proxyTLS *tls.Conn
-	bridge   *tlsBridge
+	bridge   *transport.TLSBridge
 }
 
 // dialRoute connects to the target, or to the proxy DialOptions.Proxy names for it and

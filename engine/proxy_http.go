@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/wsfleet/wsfleet/engine/internal/transport"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -30,7 +31,7 @@ func (c *Conn) dialCONNECT(ctx context.Context, p *url.URL) (route, error) {
 	if p.Scheme == "https" {
 		// The bridge reads the blocking socket during the dial and the loop's input after it,
 		// as for a wss:// target (tls.go).
-		b := &tlsBridge{nc: nc, local: nc.LocalAddr(), remote: nc.RemoteAddr()}
+		b := transport.NewTLSBridge(nc)
 		tc := tls.Client(b, c.eng.proxyTLSConfig(p, c.opts.TLSConfig))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()

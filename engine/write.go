@@ -229,9 +229,9 @@ func (c *Conn) writeDirectLocked(s *session, op codec.Opcode, data []byte) bool 
 	if s.tls != nil {
 		// crypto/tls encrypts and calls the bridge, which writes what the socket takes and
 		// keeps the rest of the ciphertext for the loop.
-		s.bridge.direct = true
+		s.bridge.SetDirect(true)
 		_, _ = s.tls.Write(b.B)
-		s.bridge.direct = false
+		s.bridge.SetDirect(false)
 		s.l.stats.msgsOut.Add(1)
 		s.l.stats.bytesOut.Add(int64(len(b.B)))
 		c.out, c.outMsgs = nil, 0
@@ -273,8 +273,7 @@ func (s *session) writeLocked() {
 	}
 	if s.cipherPending() {
 		// Ciphertext a sender's write left behind goes first.
-		cb := s.bridge.cipherOut
-		s.bridge.cipherOut = nil
+		cb := s.bridge.TakePending()
 		s.inWrite = true
 		_, _ = s.gc.Write(cb.B)
 		s.inWrite = false
@@ -293,7 +292,7 @@ func (s *session) writeLocked() {
 	n := len(b.B)
 	s.inWrite = true
 	if s.tls != nil {
-		s.bridge.direct = false
+		s.bridge.SetDirect(false)
 		_, _ = s.tls.Write(b.B) // encrypted, then through the bridge to gnet
 	} else {
 		_, _ = s.gc.Write(b.B) // a failed write closes the connection: OnClose is deferred (see onClose)

@@ -17,6 +17,10 @@
 //   - gnet's Client.EnrollContext returns no error when its poller refuses the socket: it
 //     closes the socket and no callback ever comes (Enroll turns that into an error).
 //   - gnet logs through its own logger; the engine reports through errors (NewClient).
+//   - crypto/tls runs over any net.Conn and keeps a partial record across a temporary
+//     "would block" error without making it sticky, so a tls.Conn can sit on the loop's input
+//     (TLSBridge); it allocates a reader per read of its connection, so the bridge hands it
+//     one whole record per read (RecordCursor).
 //   - gnet runs each event loop, with all its callbacks and Runnables, on one goroutine for
 //     the loop's life, so a caller can tell whether it is a loop (GoroutineID, Loop.Runs):
 //     a sender inside a callback must never wait for room, which only the loops make.
