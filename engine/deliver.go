@@ -180,61 +180,50 @@ func (c *Conn) popLocked() (Message, bool) {
 	return m, true
 }
 
-// retryBacklog runs on the loop's tick: it moves queued events into the owner channel as room
-// appears, and re-reads gnet's outbound buffer for senders waiting for room.
-func (s *session) RetryBacklog() {
-	c := s.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	again := false
-	if c.roomWaitedLocked() {
-		if !s.fdGone {
-			c.sockBuffered = clampInt32(s.gc.OutboundBuffered())
+// retryOwnerLocked moves queued events into the owner channel as room appears, then the
+// final event. It reports whether the loop must try again on a later tick.
+func (c *Conn) retryOwnerLocked() bool {
+	w := c.extraLocked()
+	for c.ownerWantsLocked() && w.inboxHead < len(w.inbox) {
+		m := w.inbox[w.inboxHead]
+		select {
+		case c.owner <- c.eventLocked(m):
+			w.inbox[w.inboxHead] = Message{}
+			w.inboxHead++
+			c.tookLocked(m)
+			continue
+		default:
 		}
-		if c.pendingLocked() < c.opts.MaxPendingBytes || s.fdGone {
-			c.wakeRoomLocked()
-		} else {
-			again = true
-		}
+		break
 	}
-	if c.backlogged {
-		w := c.extraLocked()
-		for c.ownerWantsLocked() && w.inboxHead < len(w.inbox) {
-			m := w.inbox[w.inboxHead]
-			select {
-			case c.owner <- c.eventLocked(m):
-				w.inbox[w.inboxHead] = Message{}
-				w.inboxHead++
-				c.tookLocked(m)
-				continue
-			default:
-			}
-			break
-		}
-		if w.inboxHead == len(w.inbox) {
-			w.inbox, w.inboxHead = w.inbox[:0], 0
-		}
-		if w.inboxHead < len(w.inbox) && c.ownerWantsLocked() {
-			again = true
-		} else if !c.sendFinalLocked() {
-			again = true
-		} else {
-			c.backlogged = false
-		}
+	if w.inboxHead == len(w.inbox) {
+		w.inbox, w.inboxHead = w.inbox[:0], 0
 	}
-	if s.pf != nil && !s.pf.kicked && !s.ended {
-		// A held-back violation completes once the owner has taken its Event: a sequential
-		// owner has then handled every message before it.
-		if c.finalSent && len(c.owner) == 0 {
-			c.kickFailLocked(s)
-		} else {
-			again = true
-		}
+	if w.inboxHead < len(w.inbox) && c.ownerWantsLocked() {
+		return true
 	}
-	if again {
-		s.l.AddBacklog(s)
+	if !c.sendFinalLocked() {
+		return true
 	}
+	c.backlogged = false
+	return false
 }
+
+// applicationHoldsLocked says whether the application may still answer what was delivered
+// before a protocol violation, so that the failure waits for it (fail.go, deferFail): an
+// owner takes the failure's Event after the messages; a passive reader has messages queued,
+// or is still busy with the one Recv returned. A Handler has answered on the loop already.
+func (c *Conn) applicationHoldsLocked() (holds, owner bool) {
+	if c.handler != nil {
+		return false, false
+	}
+	owner = c.ownerWantsLocked()
+	return owner || c.inboxLenLocked() > 0 || c.recvBusy, owner
+}
+
+// ownerTookFailureLocked says whether the owner has taken the held-back failure's Event (a
+// sequential owner has then handled every message before it).
+func (c *Conn) ownerTookFailureLocked() bool { return c.finalSent && len(c.owner) == 0 }
 
 // sendFinalLocked delivers the end of the connection to the owner, once, after every queued
 // message. It reports false when the owner channel has no room yet.

@@ -46,8 +46,8 @@ func (s *session) deferFail(code codec.CloseCode, err error) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	owner := c.ownerWantsLocked()
-	if c.closeSent || (!owner && c.inboxLenLocked() == 0 && !c.recvBusy) {
+	holds, owner := c.applicationHoldsLocked()
+	if c.closeSent || !holds {
 		return false // nothing delivered waits for an answer
 	}
 	if c.lastErr == nil {
@@ -56,7 +56,7 @@ func (s *session) deferFail(code codec.CloseCode, err error) bool {
 	s.pf = &pendingFail{err: err, code: code, due: c.eng.now() + transport.TicksFor(failGrace)}
 	s.l.Wheel.Arm(s, s.pf.due)
 	if owner {
-		c.setBacklogLocked() // retryBacklog queues the failure's Event and watches the owner take it
+		c.setBacklogLocked() // RetryBacklog queues the failure's Event and watches the owner take it
 	}
 	return true
 }
@@ -117,4 +117,17 @@ func (s *session) fail(err error) gnet.Action {
 	}
 	s.forceClose(code, pe)
 	return gnet.Close
+}
+
+// retryHeldFailLocked completes a held-back failure once the owner has taken its Event
+// (on the loop's tick). It reports whether to look again on a later tick.
+func (s *session) retryHeldFailLocked() bool {
+	if s.pf == nil || s.pf.kicked || s.ended {
+		return false
+	}
+	if s.c.ownerTookFailureLocked() {
+		s.c.kickFailLocked(s)
+		return false
+	}
+	return true
 }

@@ -56,3 +56,22 @@ func (e *Engine) transportLoops() []*transport.Loop[*session] {
 // The session as its loop drives it (transport.Session).
 
 func (s *session) TimerDue() *int64 { return &s.timerDue }
+
+// RetryBacklog runs on the loop's tick for a session that asked (Loop.AddBacklog): senders
+// waiting for room (write.go), events waiting for room in the owner channel (deliver.go),
+// and a held-back failure waiting for the owner (fail.go).
+func (s *session) RetryBacklog() {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	again := s.pollRoomLocked()
+	if c.backlogged && c.retryOwnerLocked() {
+		again = true
+	}
+	if s.retryHeldFailLocked() {
+		again = true
+	}
+	if again {
+		s.l.AddBacklog(s)
+	}
+}

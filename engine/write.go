@@ -203,6 +203,24 @@ func (c *Conn) roomChanLocked() chan struct{} {
 	return w.roomWait
 }
 
+// pollRoomLocked re-reads gnet's outbound buffer for senders waiting for room (gnet tells
+// nobody when it drains) and wakes them when there is some, or when the socket is gone. It
+// reports whether they still wait.
+func (s *session) pollRoomLocked() bool {
+	c := s.c
+	if !c.roomWaitedLocked() {
+		return false
+	}
+	if !s.fdGone {
+		c.sockBuffered = clampInt32(s.gc.OutboundBuffered())
+	}
+	if c.pendingLocked() < c.opts.MaxPendingBytes || s.fdGone {
+		c.wakeRoomLocked()
+		return false
+	}
+	return true
+}
+
 // wakeRoomLocked releases senders waiting for room.
 func (c *Conn) wakeRoomLocked() {
 	if c.roomWaitedLocked() {
