@@ -1,27 +1,15 @@
-// Package engine is a WebSocket client (RFC 6455, with permessage-deflate from RFC 7692)
-// built to hold many connections in one process: hundreds of thousands of mostly idle
-// connections, or tens of thousands of busy ones, on a few event loops instead of a
-// goroutine per connection.
+// Package engine is a WebSocket client (RFC 6455, permessage-deflate from RFC 7692) that
+// holds many connections on a few event loops (gnet) instead of a goroutine each.
 //
-// An Engine runs the event loops (gnet); Engine.Dial opens a connection on it, and
-// engine.Dial does so on a default engine started on first use. Each connection hands its
-// received messages to the application in one of three ways:
+// An Engine runs the loops; Engine.Dial opens a connection, engine.Dial does so on a default
+// engine, and a Dialer dials a fleet with one shared copy of its options. A connection hands
+// its messages to a Handler (callbacks on the loop, data borrowed, no copy), to Conn.Recv
+// (passive, the default), or to an owner channel as Events (active or once).
 //
-//   - passive (the default): Conn.Recv returns the next message from a bounded inbox;
-//   - active or once: messages arrive as Events on an owner channel (DialOptions.Owner,
-//     Conn.SetMode), which one goroutine may read for many connections;
-//   - a Handler: callbacks on the event loop's goroutine, with data borrowed from the read
-//     buffer (no copy), for fleets where a goroutine per connection costs too much.
-//
-// Conn.Send and its variants are safe from any goroutine. Send waits while
-// DialOptions.MaxPendingBytes are waiting to be written, except inside a Handler callback,
-// where it never waits. Received messages live in pooled buffers: call Message.Release
-// when done.
-//
-// Dialing many connections with the same options goes through a Dialer, which keeps one
-// copy of the options for all of them. Errors work with errors.Is and errors.As: a
-// *CloseError for a close handshake, a *HandshakeError for a refused upgrade, a
-// *ProtocolError for a server that broke the protocol, ErrTimeout for every deadline.
+// Send is safe from any goroutine. It waits while DialOptions.MaxPendingBytes are waiting
+// to be written, except inside a Handler callback, where it never waits. Received messages
+// live in pooled buffers: call Message.Release when done. Errors work with errors.Is and
+// errors.As: *CloseError, *HandshakeError, *ProtocolError, ErrTimeout for every deadline.
 //
 // Dials go through the proxy DialOptions.Proxy names (by default the environment's, as
 // net/http reads it): HTTP CONNECT, https:// and SOCKS5 proxies, failing with a
