@@ -18,6 +18,9 @@ func (r *Result) WriteHTML(w io.Writer) error {
 	var text bytes.Buffer
 	r.WriteText(&text)
 	title := fmt.Sprintf("wsbench %s (%s) — %s", r.Scenario, r.modelName(), r.Start.Format("2006-01-02 15:04:05"))
+	if r.Flow != "" {
+		title = fmt.Sprintf("wsbench flow %s — %s", r.Flow, r.Start.Format("2006-01-02 15:04:05"))
+	}
 
 	var b strings.Builder
 	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>")
@@ -83,19 +86,14 @@ func (r *Result) WriteHTML(w io.Writer) error {
 	if r.Scenario == Connect {
 		lat = r.Connect
 	}
-	if h, err := lat.Histogram(); err == nil && h.TotalCount() > 0 {
-		// x = log10(1/(1-q)): 0 at p0, 1 at p90, 2 at p99...
-		var xs, ys []float64
-		for x := 0.0; x <= 5.0001; x += 0.05 {
-			q := 100 * (1 - math.Pow(10, -x))
-			xs = append(xs, x)
-			ys = append(ys, us2ms(h.ValueAtPercentile(q)))
+	curves := []namedHist{{latName, lat}}
+	if len(r.Metrics) > 0 {
+		curves = curves[:0] // a flow: every named metric
+		for _, m := range r.Metrics {
+			curves = append(curves, namedHist{m.Name, m.Latency})
 		}
-		ticks := []tick{{0, "0%"}, {1, "90%"}, {2, "99%"}, {3, "99.9%"}, {4, "99.99%"}, {5, "99.999%"}}
-		fmt.Fprintf(&b, "<h2>Latency by percentile (%s, measured window, %s samples)</h2>\n", latName, fmtCount(h.TotalCount()))
-		b.WriteString(svgChart(xs, []chartSeries{{latName, "#1f77b4", ys, false}}, true, "percentile", "ms", ticks, -1, nil))
 	}
-
+	b.WriteString(percentileChart(curves))
 	js, err := json.Marshal(r.Series)
 	if err != nil {
 		return err
@@ -259,4 +257,42 @@ func trimFloat(v float64) string {
 	s := fmt.Sprintf("%.3f", v)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	return s
+}
+
+type namedHist struct {
+	name string
+	h    HistSummary
+}
+
+var curveColours = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
+
+// percentileChart draws each histogram's latency by percentile, on x = log10(1/(1-q)): 0 at
+// p0, 1 at p90, 2 at p99...
+func percentileChart(curves []namedHist) string {
+	var xs []float64
+	for x := 0.0; x <= 5.0001; x += 0.05 {
+		xs = append(xs, x)
+	}
+	var series []chartSeries
+	var names []string
+	var total int64
+	for i, c := range curves {
+		h, err := c.h.Histogram()
+		if err != nil || h.TotalCount() == 0 {
+			continue
+		}
+		var ys []float64
+		for _, x := range xs {
+			ys = append(ys, us2ms(h.ValueAtPercentile(100*(1-math.Pow(10, -x)))))
+		}
+		series = append(series, chartSeries{c.name, curveColours[i%len(curveColours)], ys, false})
+		names = append(names, c.name)
+		total += h.TotalCount()
+	}
+	if len(series) == 0 {
+		return ""
+	}
+	ticks := []tick{{0, "0%"}, {1, "90%"}, {2, "99%"}, {3, "99.9%"}, {4, "99.99%"}, {5, "99.999%"}}
+	return fmt.Sprintf("<h2>Latency by percentile (%s, measured window, %s samples)</h2>\n", html.EscapeString(strings.Join(names, ", ")), fmtCount(total)) +
+		svgChart(xs, series, true, "percentile", "ms", ticks, -1, nil)
 }
