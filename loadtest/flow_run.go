@@ -63,14 +63,14 @@ func (s *Session) start(c *engine.Conn) {
 func (s *Session) advance(now int64) {
 	r, p := s.r, s.p
 	for n := 0; ; n++ {
-		if !r.sending.Load() {
-			return // the run is over: no step starts any more
-		}
 		if s.pc >= len(p.ins) {
 			s.done()
 			return
 		}
 		in := &p.ins[s.pc]
+		if in.op != opExpect && !r.sending.Load() {
+			return // the run is over: nothing more is sent, but what was sent may still be answered
+		}
 		switch in.op {
 		case opSend:
 			s.buf = in.tmpl.render(s.buf[:0], s, s.seq)
