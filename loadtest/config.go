@@ -389,6 +389,9 @@ func (c *Config) validateFlow() error {
 	if len(c.Subprotocols) == 0 {
 		c.Subprotocols = f.Subprotocols
 	}
+	if c.Compression == nil && f.Compress {
+		c.Compression = &engine.Compression{}
+	}
 	if c.Duration < 0 || c.Warmup < 0 || c.Ramp < 0 {
 		return errors.New("durations and rates must not be negative")
 	}

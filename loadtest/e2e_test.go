@@ -81,10 +81,12 @@ func TestPushNoLoss(t *testing.T) {
 	s := startServer(t)
 	res := runOrFail(t, Config{
 		Scenario: Push, Targets: []string{s.URL() + "/push?interval=10ms&size=64"},
-		Conns: 20, Duration: time.Second, Loops: 1,
+		Conns: 20, Duration: 2 * time.Second, Loops: 1,
 	})
 	m := res.Messages
-	if res.Connections.Opened != 20 || m.ReceivedTotal < 20*25 { // 100/s each for 1 s: half of that even on a loaded machine
+	// 100/s each for 2 s; a starved process (load averages of 20-30 on 2 cores here) gets a
+	// fraction: the point is that what arrives is neither lost nor duplicated nor reordered
+	if res.Connections.Opened != 20 || m.ReceivedTotal < 20*20 {
 		t.Fatalf("connections %+v messages %+v", res.Connections, m)
 	}
 	if m.Lost != 0 || m.Duplicates != 0 || m.Reordered != 0 || m.Corrupt != 0 {

@@ -25,6 +25,9 @@ type Flow struct {
 	Headers []Header
 	// Subprotocols offered in Sec-WebSocket-Protocol.
 	Subprotocols []string
+	// Compress offers permessage-deflate (the engine's defaults) unless Config.Compression
+	// says otherwise.
+	Compress bool
 	// Ping, when set, sends keepalive pings after this much idle time (a silent peer is
 	// declared dead after as long again); Config.Ping overrides it.
 	Ping time.Duration

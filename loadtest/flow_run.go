@@ -25,6 +25,10 @@ const (
 	KindBadStamp      = "bad_stamp"
 )
 
+// maxPending bounds a connection's background expects (an open loop whose replies do not
+// come): past it the oldest counts as timed out.
+const maxPending = 4096
+
 // catchUp bounds the late iterations of an open loop run in one go, so one connection that
 // fell far behind cannot hold its event loop; the rest run on the next timer pass.
 const catchUp = 256
@@ -103,6 +107,9 @@ func (s *Session) advance(now int64) {
 			}
 			r.waiting.Add(1)
 			if in.inOpen {
+				if len(s.pend) >= maxPending {
+					s.expire(0) // bounded memory: the oldest outstanding expect gives way, as a timeout
+				}
 				s.pend = append(s.pend, pending{pc: s.pc, seq: s.seq, from: from, deadline: now + in.timeout})
 				s.pc++
 				continue
@@ -265,16 +272,11 @@ func closeAsync(c *engine.Conn, code engine.CloseCode, reason string) {
 func (s *Session) wake(now int64) {
 	r := s.r
 	for i := 0; i < len(s.pend); {
-		pe := s.pend[i]
-		if pe.deadline > now {
+		if s.pend[i].deadline > now {
 			i++
 			continue
 		}
-		s.pend = append(s.pend[:i], s.pend[i+1:]...)
-		r.waiting.Add(-1)
-		in := &s.p.ins[pe.pc]
-		r.countLabel(s.cs.st, in.ctrTimeout, pe.from, nil)
-		r.errs.add(KindExpectTimeout, &flowStepErr{KindExpectTimeout, fmt.Sprintf("%s: %s: no match within %s", in.pos, in.name, time.Duration(in.timeout))})
+		s.expire(i)
 	}
 	if s.until > now {
 		return
@@ -305,6 +307,16 @@ func (s *Session) wake(now int64) {
 		}
 		s.fail(in, err)
 	}
+}
+
+// expire gives up background expect i: a timeout.
+func (s *Session) expire(i int) {
+	r, pe := s.r, s.pend[i]
+	s.pend = append(s.pend[:i], s.pend[i+1:]...)
+	r.waiting.Add(-1)
+	in := &s.p.ins[pe.pc]
+	r.countLabel(s.cs.st, in.ctrTimeout, pe.from, nil)
+	r.errs.add(KindExpectTimeout, &flowStepErr{KindExpectTimeout, fmt.Sprintf("%s: %s: no match within %s", in.pos, in.name, time.Duration(in.timeout))})
 }
 
 func (s *Session) nextWake() int64 {

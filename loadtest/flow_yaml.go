@@ -100,6 +100,8 @@ func ParseFlow(file string, src []byte, set map[string]string) (*Flow, error) {
 			}
 		case "ping":
 			f.Ping, err = p.dur(v, "ping")
+		case "compress":
+			f.Compress, err = p.bool(v, "compress")
 		case "unmatched":
 			f.Unmatched, err = p.plain(v, "unmatched")
 		case "subprotocols", "subprotocol":
@@ -113,7 +115,7 @@ func ParseFlow(file string, src []byte, set map[string]string) (*Flow, error) {
 		case "slo":
 			f.SLO, err = p.str(v, "slo")
 		default:
-			return nil, p.errf(k, "", "unknown key %q: want url, connections, ramp, duration, warmup, headers, subprotocols, ping, params, data, on, flow, unmatched or slo", k.Value)
+			return nil, p.errf(k, "", "unknown key %q: want url, connections, ramp, duration, warmup, headers, subprotocols, compress, ping, params, data, on, flow, unmatched or slo", k.Value)
 		}
 		if err != nil {
 			return nil, err
