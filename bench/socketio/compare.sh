@@ -23,7 +23,7 @@
 #
 # Environment: NS, REPEATS, DUR (s), WARM (s, 5), EVERY (ms, 1000), ROOM_SIZE (10), SIZE
 # (chat text bytes, 64), RAMP (connections/s, 1000), TOOLS, FLOW (wsbench's: the embedded
-# socketio-chat, or a file), SLO_MS (MODE=max: p99 say → ack
+# socketio-chat, or a file), SLO_Q (p99 or p50: the percentile MODE=max holds to), SLO_MS (MODE=max: p99 say → ack
 # limit, 250), MEMCAP_MB (a client above this RSS is stopped and the run counted as failed,
 # 8192), OUT (a new temporary directory), WSBENCH (binary; built when unset), K6 (default
 # k6 on PATH or ~/go/bin/k6: GOFLAGS= go install go.k6.io/k6@v1.8.1), ARTILLERY (default
@@ -44,6 +44,7 @@ TOOLS=${TOOLS:-"wsbench k6 artillery"}
 FLOW=${FLOW:-socketio-chat}
 MODE=${MODE:-compare}
 SLO_MS=${SLO_MS:-250}
+SLO_Q=${SLO_Q:-p99}
 MEMCAP_MB=${MEMCAP_MB:-8192}
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/wsbench-socketio-XXXXXX")}
 mkdir -p "$OUT"
@@ -139,8 +140,9 @@ runone() { # tool n rep
 	rooms=$(((n + ROOM_SIZE - 1) / ROOM_SIZE))
 	start_server
 	url="ws://127.0.0.1:$port/socket.io/?EIO=4&transport=websocket"
-	# Long enough to ramp, warm up and measure, with room to spare; the client is stopped after.
-	total=$((n / RAMP + WARM + DUR + 10))
+	# Long enough to ramp, warm up and measure with room to spare: the client is interrupted
+	# (SIGINT: each tool then stops and writes its report) once the window is measured.
+	total=$((n / RAMP + 120 + WARM + 3 * DUR + 60))
 	local la0
 	la0=$(cut -d' ' -f1 /proc/loadavg)
 	case $tool in
@@ -178,17 +180,18 @@ runone() { # tool n rep
 		[ "$rss" -gt "$rssmax" ] && rssmax=$rss
 		if [ "$rss" -gt $((MEMCAP_MB * 1024)) ]; then over=1; break; fi
 	done
+	kill -0 "$cli" 2>/dev/null || over=exited # the client ended inside the window: no figures
 	c2=$(cpu_ticks "$cli")
 	s2=$(stat_of)
 	local la1 msgs open
 	la1=$(cut -d' ' -f1 /proc/loadavg)
-	msgs=$(jq -n --argjson a "$s1" --argjson b "$s2" '($b.says + $b.acks + $b.deliveries) - ($a.says + $a.acks + $a.deliveries)')
+	msgs=$(jq -n --argjson a "${s1:-null}" --argjson b "${s2:-null}" '($b.says + $b.acks + $b.deliveries) - ($a.says + $a.acks + $a.deliveries)' 2>/dev/null)
 	open=$(echo "$s2" | jq -r .open)
-	# Let the client finish on its own (its report has the latencies), or stop it.
-	if [ -n "$over" ]; then kill -- "-$cli" 2>/dev/null; fi
+	# Interrupt the client: each tool stops its run and writes its report (the latencies).
+	kill -INT -- "-$cli" 2>/dev/null
 	local i
-	for ((i = 0; i < total + 60; i++)); do kill -0 "$cli" 2>/dev/null || break; sleep 1; done
-	kill -- "-$cli" 2>/dev/null
+	for ((i = 0; i < 60; i++)); do kill -0 "$cli" 2>/dev/null || break; sleep 1; done
+	kill -KILL -- "-$cli" 2>/dev/null
 	wait "$cli" 2>/dev/null
 	cli=
 	stop_server
@@ -202,14 +205,16 @@ runone() { # tool n rep
 		p50=$(to_ms "$p50") p99=$(to_ms "$p99")
 		;;
 	artillery)
-		read -r p50 p99 < <(jq -r '.aggregate.summaries["socketio.response_time"] | "\(.median) \(.p99)"' "$OUT/$tag.json" 2>/dev/null)
+		# Interrupted, Artillery writes no final report: its last 10-second period's figures.
+		read -r p50 p99 < <(awk '/^socketio.response_time:/ { s = 1; next } s && /median:/ { m = $NF } s && /p99:/ { p = $NF; s = 0 }
+			END { if (m != "") print m, p }' "$OUT/$tag.out")
 		;;
 	esac
 	awk -v t="$tool" -v n="$n" -v r="$rep" -v o="${open:-0}" -v m="${msgs:-0}" -v c1="$c1" -v c2="$c2" -v hz="$hz" \
-		-v rss="$rssmax" -v p50="${p50:-?}" -v p99="${p99:-?}" -v la0="$la0" -v la1="$la1" -v over="${over:-0}" 'BEGIN {
+		-v rss="$rssmax" -v p50="${p50:-?}" -v p99="${p99:-?}" -v la0="$la0" -v la1="$la1" -v over="${over:-}" 'BEGIN {
 		cpu = (c2 - c1) / hz
 		printf "%s\t%d\t%d\t%d\t%d\t%.2f\t%.3f\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\n", t, n, r, o, m, cpu,
-			(m > 0 ? cpu / m * 1000 : 0), rss, rss / n, p50, p99, la0, la1, (over ? "memcap" : "")
+			(m > 0 ? cpu / m * 1000 : 0), rss, rss / n, p50, p99, la0, la1, (over == "1" ? "memcap" : over)
 	}' | tee -a "$OUT/runs.tsv"
 }
 
@@ -230,7 +235,8 @@ for n in $NS; do
 			# MODE=max: a tool that did not hold all N open, hit MEMCAP_MB or broke the SLO
 			# on its own p99 is not tried with more connections.
 			if [ "$MODE" = max ]; then
-				tail -1 "$OUT/runs.tsv" | awk -F'\t' -v slo="$SLO_MS" '{ exit !($4 < $2 || $14 != "" || $11 == "?" || $11 + 0 > slo) }' &&
+				tail -1 "$OUT/runs.tsv" | awk -F'\t' -v slo="$SLO_MS" -v q="$SLO_Q" '{ v = (q == "p50" ? $10 : $11)
+					exit !($4 < $2 || $14 != "" || v == "?" || v + 0 > slo) }' &&
 					broke[$tool]=$n && echo "# $tool broke at $n connections" | tee -a "$OUT/runs.tsv"
 			fi
 		done
@@ -238,7 +244,7 @@ for n in $NS; do
 done
 
 # Medians per tool and N, and each tool's cost relative to wsbench's.
-awk -F'\t' -v slo="$SLO_MS" 'NR > 1 && !/^#/ {
+awk -F'\t' -v slo="$SLO_MS" 'NR > 1 && !/^#/ && $5 > 0 && $14 == "" {
 	key = $1 SUBSEP $2; k = ++c[key]
 	cpk[key, k] = $7; msgs[key, k] = $5; kib[key, k] = $9; rss[key, k] = $8; p99[key, k] = $11 + 0
 	ns[$2] = 1; tl[$1] = 1
