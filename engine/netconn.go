@@ -13,7 +13,8 @@ import (
 
 // NetConn returns a net.Conn over c, for protocol clients written against net.Conn (SSH,
 // MQTT, net/rpc, …) to run over a WebSocket. c must be in passive delivery (no Handler, Mode
-// Passive), and the adapter must be its only reader.
+// Passive), and the adapter must be its only reader. Do not give c a ReconnectPolicy: a
+// byte stream does not survive a reconnection, and Read would go on with the new one.
 //
 //   - Read returns the bytes of the received messages, of either type, in order: a message
 //     larger than the buffer is returned over several Reads, and a Read never spans two
