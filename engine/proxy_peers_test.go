@@ -2,13 +2,12 @@ package engine_test
 
 // Real proxies for the proxy tests, started on free loopback ports with their own config:
 // tinyproxy (HTTP CONNECT) and microsocks (SOCKS5), installed by .ci/peers.d/proxies.sh; a TLS
-// front (crypto/tls, copying bytes) makes an https:// proxy of tinyproxy and a wss:// server
+// front (testkit.TLSFront) makes an https:// proxy of tinyproxy and a wss:// server
 // of the reference server. When a proxy binary is missing the test skips, or fails under CI.
 
 import (
 	"bufio"
 	"bytes"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -151,24 +150,6 @@ func microsocks(t testing.TB, user, pass string) string {
 	}
 	startProcess(t, port, bin, args...)
 	return fmt.Sprintf("socks5://127.0.0.1:%d", port)
-}
-
-// tlsFront accepts TLS with cert on a free loopback port and copies each connection's
-// plaintext to and from backend (host:port); it returns its address.
-func tlsFront(t testing.TB, cert tls.Certificate, backend string) string {
-	t.Helper()
-	conf := &tls.Config{Certificates: []tls.Certificate{cert}}
-	url := testkit.RawServer(t, func(c net.Conn, _ *bufio.Reader) {
-		b, err := net.Dial("tcp", backend)
-		if err != nil {
-			return
-		}
-		defer b.Close()
-		tc := tls.Server(c, conf)
-		go func() { _, _ = io.Copy(b, tc); b.Close() }()
-		_, _ = io.Copy(tc, b)
-	})
-	return strings.TrimPrefix(url, "ws://")
 }
 
 // silentProxy accepts connections, reads what comes and never answers; it returns its address.

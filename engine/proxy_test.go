@@ -36,7 +36,7 @@ func proxyTargets(t *testing.T, cert tls.Certificate) (ws, wss string) {
 	t.Helper()
 	base := refServer(t, testserver.Options{Loops: 1})
 	u, _ := url.Parse(base)
-	return base + "/echo", "wss://" + tlsFront(t, cert, u.Host) + "/echo"
+	return base + "/echo", "wss://" + testkit.TLSFront(t, cert, u.Host) + "/echo"
 }
 
 func mustURL(t testing.TB, s string) *url.URL {
@@ -73,7 +73,7 @@ func TestProxyEcho(t *testing.T) {
 		}},
 		{"https-basic-auth", func(t *testing.T) *url.URL {
 			p := mustURL(t, tinyproxy(t, "BasicAuth alice s3cret"))
-			return withUser("https://"+tlsFront(t, cert, p.Host), "alice", "s3cret")
+			return withUser("https://"+testkit.TLSFront(t, cert, p.Host), "alice", "s3cret")
 		}},
 		{"socks5", func(t *testing.T) *url.URL { return mustURL(t, microsocks(t, "", "")) }},
 		{"socks5-auth", func(t *testing.T) *url.URL { return withUser(microsocks(t, "bob", "pa55"), "bob", "pa55") }},
@@ -214,7 +214,7 @@ func TestProxyFailures(t *testing.T) {
 		{"https proxy never answers", func(t *testing.T) *url.URL { return mustURL(t, "https://"+silent) }, ws, nil, wantTimeout},
 		{"socks5 proxy never answers", func(t *testing.T) *url.URL { return mustURL(t, "socks5://"+silent) }, ws, nil, wantTimeout},
 		{"https proxy with an untrusted certificate", func(t *testing.T) *url.URL {
-			return mustURL(t, "https://"+tlsFront(t, cert, mustURL(t, tinyproxy(t)).Host))
+			return mustURL(t, "https://"+testkit.TLSFront(t, cert, mustURL(t, tinyproxy(t)).Host))
 		}, ws, &tls.Config{}, func(t *testing.T, pe *engine.ProxyError, err error) {
 			if pe.Stage != "tls" || !errors.Is(err, engine.ErrTLS) {
 				t.Errorf("stage %q, ErrTLS %v", pe.Stage, errors.Is(err, engine.ErrTLS))
@@ -292,30 +292,6 @@ func wantTimeout(t *testing.T, pe *engine.ProxyError, err error) {
 	}
 }
 
-// fakeConnectProxy answers CONNECT with answer, hands each request's header to got, and
-// (for a 200) copies bytes to and from the target; it returns its URL.
-func fakeConnectProxy(t testing.TB, answer string, got chan<- http.Header) string {
-	t.Helper()
-	url := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		got <- req.Header
-		if _, err := io.WriteString(c, answer); err != nil || !strings.Contains(answer, " 200 ") {
-			return
-		}
-		b, err := net.Dial("tcp", req.Host)
-		if err != nil {
-			return
-		}
-		defer b.Close()
-		go func() { _, _ = io.Copy(b, br); closeWrite(b) }()
-		_, _ = io.Copy(c, b)
-	})
-	return strings.Replace(url, "ws://", "http://", 1)
-}
-
 // TestProxyFromEnvironmentEndToEnd dials with DialOptions.Proxy left nil in a copy of this
 // test binary whose environment sets HTTP_PROXY, ALL_PROXY and NO_PROXY (the environment is
 // read once per process): a ws:// dial to a name goes through HTTP_PROXY, one to a NO_PROXY
@@ -326,23 +302,9 @@ func TestProxyFromEnvironmentEndToEnd(t *testing.T) {
 	}
 	base := refServer(t, testserver.Options{Loops: 1})
 	backend := mustURL(t, base).Host
-	got := make(chan string, 8)
+	got := make(chan *http.Request, 8)
 	// A CONNECT proxy that sends every tunnel to the reference server, whatever the name.
-	proxy := testkit.RawServer(t, func(c net.Conn, br *bufio.Reader) {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		got <- req.Host
-		b, err := net.Dial("tcp", backend)
-		if err != nil {
-			return
-		}
-		defer b.Close()
-		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-		go func() { _, _ = io.Copy(b, br); closeWrite(b) }()
-		_, _ = io.Copy(c, b)
-	})
+	proxy := testkit.ConnectProxy(t, testkit.Established, got, backend)
 	proxyHost := mustURL(t, proxy).Host
 	self, err := os.Executable()
 	if err != nil {
@@ -358,8 +320,8 @@ func TestProxyFromEnvironmentEndToEnd(t *testing.T) {
 	}
 	close(got)
 	var hosts []string
-	for h := range got {
-		hosts = append(hosts, h)
+	for req := range got {
+		hosts = append(hosts, req.Host)
 	}
 	if strings.Join(hosts, " ") != "env.wsfleet.test:80 env.wsfleet.test:443" {
 		t.Errorf("the proxy was asked for %q; child said:\n%s", hosts, out)
@@ -406,8 +368,8 @@ func TestHelperEnvProxyDial(t *testing.T) {
 // proxy URL, ProxyConnectHeader's fields, and a Proxy-Authorization there replacing the URL's.
 func TestProxyConnectHeader(t *testing.T) {
 	ws := refServer(t, testserver.Options{Loops: 1}) + "/echo"
-	got := make(chan http.Header, 4)
-	pu := withUser(fakeConnectProxy(t, "HTTP/1.1 200 Connection established\r\n\r\n", got), "alice", "s3cret")
+	got := make(chan *http.Request, 4)
+	pu := withUser(testkit.ConnectProxy(t, testkit.Established, got, ""), "alice", "s3cret")
 	eng := newEngine(t)
 	h := http.Header{"X-Fleet": {"eu-1"}}
 	c, err := eng.Dial(context.Background(), ws, &engine.DialOptions{Proxy: engine.ProxyURL(pu), ProxyConnectHeader: h})
@@ -416,7 +378,7 @@ func TestProxyConnectHeader(t *testing.T) {
 	}
 	echoOver(t, c, []int{3})
 	c.Close()
-	hdr := <-got
+	hdr := (<-got).Header
 	if hdr.Get("Proxy-Authorization") != "Basic YWxpY2U6czNjcmV0" || hdr.Get("X-Fleet") != "eu-1" {
 		t.Errorf("CONNECT header %v", hdr)
 	}
@@ -426,7 +388,7 @@ func TestProxyConnectHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	if hdr := <-got; hdr.Get("Proxy-Authorization") != "Bearer t0ken" {
+	if hdr := (<-got).Header; hdr.Get("Proxy-Authorization") != "Bearer t0ken" {
 		t.Errorf("CONNECT header %v", hdr)
 	}
 	_, err = eng.Dial(context.Background(), ws, &engine.DialOptions{Proxy: engine.ProxyURL(pu), ProxyConnectHeader: http.Header{"Bad Name": {"x"}}})
@@ -439,7 +401,7 @@ func TestProxyConnectHeader(t *testing.T) {
 	}
 
 	// A proxy that sends more than its answer before the target said anything.
-	chatty := fakeConnectProxy(t, "HTTP/1.1 200 OK\r\n\r\nsurprise", got)
+	chatty := testkit.ConnectProxy(t, "HTTP/1.1 200 OK\r\n\r\nsurprise", got, "")
 	_, err = eng.Dial(context.Background(), ws, &engine.DialOptions{Proxy: engine.ProxyURL(mustURL(t, chatty))})
 	var pe *engine.ProxyError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "8 bytes after") {
@@ -569,7 +531,7 @@ func liveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
-// externalTLSFront runs tlsFront in a copy of this test binary (TestHelperTLSFront), so that
+// externalTLSFront runs testkit.TLSFront in a copy of this test binary (TestHelperTLSFront), so that
 // its memory is not the test's; it returns its address.
 func externalTLSFront(t testing.TB, cert tls.Certificate, backend string) string {
 	t.Helper()
@@ -606,13 +568,13 @@ func TestHelperTLSFront(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := tlsFront(t, cert, args[1])
+	addr := testkit.TLSFront(t, cert, args[1])
 	fmt.Printf("LISTENING tls://%s\n", addr)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 }
 
 // BenchmarkDialThroughProxy times one dial at a time (to open, then CloseNow) of ws:// and
-// wss:// targets directly, through a Go CONNECT proxy (fakeConnectProxy, whose sockets have
+// wss:// targets directly, through a Go CONNECT proxy (testkit.ConnectProxy, whose sockets have
 // TCP_NODELAY as Go's do), tinyproxy and microsocks. The difference between the Go proxy and
 // the two C ones is theirs: without TCP_NODELAY, the TLS handshake's small records wait for
 // delayed ACKs as they go through.
@@ -621,12 +583,7 @@ func BenchmarkDialThroughProxy(b *testing.B) {
 	tc := &tls.Config{RootCAs: roots}
 	base := externalServer(b)
 	wss := "wss://" + externalTLSFront(b, cert, mustURL(b, base).Host) + "/echo"
-	got := make(chan http.Header, 1)
-	goProxy := fakeConnectProxy(b, "HTTP/1.1 200 Connection established\r\n\r\n", got)
-	go func() {
-		for range got {
-		}
-	}()
+	goProxy := testkit.ConnectProxy(b, testkit.Established, nil, "")
 	for _, target := range []struct{ name, url string }{{"ws", base + "/echo"}, {"wss", wss}} {
 		for _, via := range []struct{ name, proxy string }{
 			{"direct", ""}, {"go-connect", goProxy}, {"tinyproxy", tinyproxy(b)}, {"microsocks", microsocks(b, "", "")},

@@ -16,21 +16,19 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/dialflags"
 )
 
 func main() {
@@ -64,11 +62,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	connectTimeout := fs.Duration("connect-timeout", engine.DefaultConnectTimeout, "bound on TCP connect + upgrade")
 	recvTimeout := fs.Duration("recv-timeout", 0, "fail when no message arrives for this long (0: wait forever)")
 	verbose := fs.Bool("v", false, "trace connect, frames sent and received, pings answered, forced closes")
-	caCert := fs.String("cacert", "", "PEM file of CA certificates to trust for wss:// (instead of the system roots)")
-	insecure := fs.Bool("insecure", false, "INSECURE: do not verify the server's TLS certificate (anyone in the path can read and change the traffic)")
-	certFile := fs.String("cert", "", "PEM client certificate for mutual TLS (with -key)")
-	keyFile := fs.String("key", "", "PEM private key of -cert")
-	proxy := fs.String("proxy", "", "proxy `URL`: http://[user:pass@]host:port (CONNECT), https://…, socks5://…, socks5h://… (the proxy resolves names); \"none\" dials directly. Default: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY")
+	var dial dialflags.Flags
+	dial.Register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: wscat [flags] ws://host:port/path")
 		fs.PrintDefaults()
@@ -85,17 +80,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		RecvTimeout:    *recvTimeout,
 		Header:         headers.h,
 	}
-	tlsConf, err := tlsConfig(*caCert, *certFile, *keyFile, *insecure)
-	if err != nil {
+	var err error
+	if opts.TLSConfig, err = dial.TLSConfig(); err != nil {
 		fmt.Fprintf(stderr, "wscat: %v\n", err)
 		return 2
 	}
-	opts.TLSConfig = tlsConf
-	if opts.Proxy, err = proxyFlag(*proxy); err != nil {
+	if opts.Proxy, err = dial.ProxyFunc(); err != nil {
 		fmt.Fprintf(stderr, "wscat: %v\n", err)
 		return 2
 	}
-	if *insecure {
+	if dial.Insecure {
 		fmt.Fprintln(stderr, "wscat: WARNING: -insecure: the server's certificate is not verified")
 	}
 	if *subprotocol != "" {
@@ -195,65 +189,6 @@ func describeTrace(ev engine.TraceEvent) string {
 		return fmt.Sprintf("* %s %s: %v", ts, ev.Kind, ev.Err)
 	}
 	return fmt.Sprintf("* %s %s", ts, ev.Kind)
-}
-
-// proxyFlag turns -proxy into DialOptions.Proxy: "" leaves the environment's, "none" dials
-// directly, and a URL without a scheme is an http:// proxy (as in HTTP_PROXY).
-func proxyFlag(v string) (func(*url.URL) (*url.URL, error), error) {
-	switch v {
-	case "":
-		return nil, nil
-	case "none":
-		return engine.NoProxy, nil
-	}
-	raw := v
-	if !strings.Contains(raw, "://") {
-		raw = "http://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err == nil && u.Host == "" {
-		err = errors.New("no host")
-	}
-	if err == nil {
-		switch u.Scheme {
-		case "http", "https", "socks5", "socks5h":
-		default:
-			err = fmt.Errorf("scheme %q is not http, https, socks5 or socks5h", u.Scheme)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("-proxy %q: %v (want scheme://[user:password@]host:port, or none)", v, err)
-	}
-	return engine.ProxyURL(u), nil
-}
-
-// tlsConfig builds the wss:// settings from the flags (nil: system roots, full verification).
-func tlsConfig(caFile, certFile, keyFile string, insecure bool) (*tls.Config, error) {
-	if caFile == "" && certFile == "" && keyFile == "" && !insecure {
-		return nil, nil
-	}
-	conf := &tls.Config{InsecureSkipVerify: insecure}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		conf.RootCAs = x509.NewCertPool()
-		if !conf.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("-cacert %s: no PEM certificate in it", caFile)
-		}
-	}
-	if (certFile == "") != (keyFile == "") {
-		return nil, errors.New("-cert and -key go together")
-	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, err
-		}
-		conf.Certificates = []tls.Certificate{cert}
-	}
-	return conf, nil
 }
 
 // lockedWriter serialises writes from several goroutines; after stop it drops them.

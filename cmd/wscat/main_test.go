@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"io"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wsfleet/wsfleet/internal/testkit"
 	"github.com/wsfleet/wsfleet/internal/testserver"
 )
 
@@ -40,8 +38,8 @@ func TestWscat(t *testing.T) {
 		{"no URL", nil, blockingReader{}, 2, "", "usage"},
 		{"bad header", []string{"-H", "nocolon", url}, blockingReader{}, 2, "", "Name: value"},
 		{"verbose trace", []string{"-v", url + "/echo"}, strings.NewReader("x\n"), 0, "x\n", "upgraded"},
-		{"through a proxy", []string{"-v", "-proxy", connectProxy(t, ""), url + "/echo"}, strings.NewReader("via\n"), 0, "via\n", "proxy"},
-		{"proxy refuses", []string{"-proxy", connectProxy(t, "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"), url + "/echo"}, blockingReader{}, 1, "", "407 Proxy Authentication Required"},
+		{"through a proxy", []string{"-v", "-proxy", testkit.ConnectProxy(t, testkit.Established, nil, ""), url + "/echo"}, strings.NewReader("via\n"), 0, "via\n", "proxy"},
+		{"proxy refuses", []string{"-proxy", testkit.ConnectProxy(t, "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", nil, ""), url + "/echo"}, blockingReader{}, 1, "", "407 Proxy Authentication Required"},
 		{"proxy down", []string{"-proxy", "socks5://127.0.0.1:1", url + "/echo"}, blockingReader{}, 1, "", "proxy socks5://127.0.0.1:1: unreachable"},
 		{"no proxy", []string{"-proxy", "none", url + "/echo"}, strings.NewReader("direct\n"), 0, "direct\n", ""},
 		{"bad proxy", []string{"-proxy", "ftp://p:21", url}, blockingReader{}, 2, "", "not http, https, socks5 or socks5h"},
@@ -71,45 +69,6 @@ func TestWscat(t *testing.T) {
 			}
 		})
 	}
-}
-
-// connectProxy is an HTTP proxy that answers CONNECT with refusal, or when refusal is empty
-// with 200 and then carries the bytes; it returns its address (host:port, taken as http://).
-func connectProxy(t *testing.T, refusal string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil || req.Method != http.MethodConnect {
-					return
-				}
-				if refusal != "" {
-					io.WriteString(c, refusal)
-					return
-				}
-				b, err := net.Dial("tcp", req.Host)
-				if err != nil {
-					return
-				}
-				defer b.Close()
-				io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-				go io.Copy(b, br)
-				io.Copy(c, b)
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 // blockingReader is a stdin that never ends (the server ends the session).
