@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -147,8 +148,12 @@ type Config struct {
 	Drain time.Duration
 	// ConnectTimeout per dial (default 8 s).
 	ConnectTimeout time.Duration
-	// TLSConfig for wss:// targets (nil: verify against the system roots).
+	// TLSConfig for wss:// targets and https:// proxies (nil: verify against the system roots).
 	TLSConfig *tls.Config
+	// Proxy picks the proxy to dial through, as engine.DialOptions.Proxy: nil is the
+	// environment's (engine.ProxyFromEnvironment), engine.NoProxy dials directly. The result's
+	// Proxy histogram times the proxy leg.
+	Proxy func(target *url.URL) (*url.URL, error)
 	// Compression, when set, offers permessage-deflate; the result counts the connections
 	// on which the server accepted it.
 	Compression *engine.Compression

@@ -77,10 +77,9 @@ func (r *run) attempt(ctx context.Context, id int, intended int64) {
 		st.recvM.Add(1)
 	}
 	st.recordLat(done-intended, measured)
-	if measured && cs.tcpAt > 0 && cs.upAt >= cs.tcpAt {
+	if measured {
 		r.dialMu.Lock()
-		recordNs(r.tcpH, cs.tcpAt-start)
-		recordNs(r.hsH, cs.upAt-cs.tcpAt)
+		r.recordPhasesLocked(cs, start)
 		r.dialMu.Unlock()
 	}
 	cs.selfClose.Store(true)

@@ -27,6 +27,7 @@ type connState struct {
 
 	down      atomic.Bool
 	selfClose atomic.Bool
+	proxyAt   int64 // trace, on the dialing goroutine: the proxy's tunnel is up
 	tcpAt     int64 // trace, on the loop before Dial returns
 	upAt      int64
 
@@ -41,6 +42,10 @@ type connState struct {
 
 func (cs *connState) trace(ev engine.TraceEvent) {
 	switch ev.Kind {
+	case engine.TraceProxy:
+		if ev.Err == nil {
+			cs.proxyAt = cs.r.clk.Now()
+		}
 	case engine.TraceConnect:
 		if ev.Err == nil {
 			cs.tcpAt = cs.r.clk.Now()
@@ -87,6 +92,7 @@ func (r *run) dialOptions(cs *connState) *engine.DialOptions {
 		Reconnect:      r.cfg.Reconnect,
 		ConnectTimeout: r.cfg.ConnectTimeout,
 		TLSConfig:      r.cfg.TLSConfig,
+		Proxy:          r.cfg.Proxy,
 		Compression:    r.cfg.Compression,
 		Trace:          cs.trace,
 	}
@@ -113,11 +119,21 @@ func (r *run) dial(ctx context.Context, cs *connState, intended int64) {
 	r.opened.Add(1)
 	r.dialMu.Lock()
 	recordNs(r.connectH, done-intended)
+	r.recordPhasesLocked(cs, start)
+	r.dialMu.Unlock()
+}
+
+// recordPhasesLocked records where a successful dial's time went (under dialMu): the proxy
+// leg when there was one, TCP established (through a proxy: the socket reaching its loop
+// after the tunnel), and the upgrade.
+func (r *run) recordPhasesLocked(cs *connState, start int64) {
 	if cs.tcpAt > 0 && cs.upAt >= cs.tcpAt {
 		recordNs(r.tcpH, cs.tcpAt-start)
 		recordNs(r.hsH, cs.upAt-cs.tcpAt)
 	}
-	r.dialMu.Unlock()
+	if cs.proxyAt > 0 {
+		recordNs(r.proxyH, cs.proxyAt-start)
+	}
 }
 
 // connOpened counts an open connection (every handler).

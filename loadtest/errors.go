@@ -15,7 +15,9 @@ import (
 )
 
 // Error kinds, as counted in results. Handshake refusals are "handshake_<status>" and server
-// close frames "close_<code>".
+// close frames "close_<code>". Failures of a proxy are "proxy_" and the proxy's HTTP status
+// ("proxy_407"), its SOCKS5 reply ("proxy_socks_5") or refusal of credentials
+// ("proxy_socks_auth"), or the kind of the underlying error ("proxy_refused", "proxy_timeout").
 const (
 	KindRefused       = "refused"
 	KindAddrNotAvail  = "addr_not_available"
@@ -38,6 +40,7 @@ const (
 	KindOther         = "other"
 	kindClosePrefix   = "close_"
 	kindHandshakePref = "handshake_"
+	kindProxyPrefix   = "proxy_"
 )
 
 // classify names the kind of a dial, send or connection error.
@@ -52,9 +55,20 @@ func classify(err error) string {
 	var uae x509.UnknownAuthorityError
 	var hne x509.HostnameError
 	var cie x509.CertificateInvalidError
+	var prx *engine.ProxyError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &prx):
+		switch {
+		case prx.StatusCode != 0:
+			return fmt.Sprintf("%s%d", kindProxyPrefix, prx.StatusCode)
+		case prx.SOCKSAuth > 0:
+			return kindProxyPrefix + "socks_auth"
+		case prx.SOCKSReply > 0:
+			return fmt.Sprintf("%ssocks_%d", kindProxyPrefix, prx.SOCKSReply)
+		}
+		return kindProxyPrefix + classify(prx.Err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return KindRefused
 	case errors.Is(err, syscall.EADDRNOTAVAIL):

@@ -156,7 +156,7 @@ func (r *Result) WriteText(w io.Writer) {
 			rows = append(rows, row{name, m.Latency})
 		}
 	}
-	rows = append(rows, row{"connect", r.Connect}, row{"tcp connect", r.TCPConnect}, row{"handshake", r.Handshake}, row{"sender lag", r.SenderLag})
+	rows = append(rows, row{"connect", r.Connect}, row{"tcp connect", r.TCPConnect}, row{"proxy", r.Proxy}, row{"handshake", r.Handshake}, row{"sender lag", r.SenderLag})
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := false

@@ -44,6 +44,10 @@ type Result struct {
 	// TCPConnect: dial start to TCP established; Handshake: TCP established to the 101.
 	TCPConnect HistSummary `json:"tcp_connect"`
 	Handshake  HistSummary `json:"handshake"`
+	// Proxy: dial start to the proxy's tunnel being up (TCP to the proxy, TLS with an
+	// https:// one, CONNECT or SOCKS5), the part of TCPConnect the proxy took; empty when
+	// dials went direct.
+	Proxy HistSummary `json:"proxy"`
 	// SenderLag: open model, how late each send left after its intended time.
 	SenderLag HistSummary `json:"sender_lag"`
 
@@ -208,7 +212,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 		Flow: first.Flow, Shard: Shard{0, 1}, Config: first.Config, Start: first.Start, WarmupS: first.WarmupS,
 	}
 	errs := map[string]*ErrorCount{}
-	var lat, con, tcp, hs, lag []HistSummary
+	var lat, con, tcp, hs, prx, lag []HistSummary
 	seen := map[int]bool{}
 	for _, p := range parts {
 		if p.Scenario != first.Scenario || p.Model != first.Model || p.Flow != first.Flow {
@@ -264,6 +268,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 		con = append(con, p.Connect)
 		tcp = append(tcp, p.TCPConnect)
 		hs = append(hs, p.Handshake)
+		prx = append(prx, p.Proxy)
 		lag = append(lag, p.SenderLag)
 		if p.Extra != nil {
 			if m.Extra == nil {
@@ -299,6 +304,9 @@ func MergeResults(parts []*Result) (*Result, error) {
 		return nil, err
 	}
 	if m.Handshake, err = mergeSummaries(hs); err != nil {
+		return nil, err
+	}
+	if m.Proxy, err = mergeSummaries(prx); err != nil {
 		return nil, err
 	}
 	if m.SenderLag, err = mergeSummaries(lag); err != nil {

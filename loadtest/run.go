@@ -56,7 +56,7 @@ type run struct {
 
 	dialMu         sync.Mutex
 	connectH, tcpH *hdr.Histogram
-	hsH            *hdr.Histogram
+	hsH, proxyH    *hdr.Histogram
 
 	seriesMu sync.Mutex
 	series   []Point
@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: &cfg, errs: newErrCounter(), connectH: newHist(), tcpH: newHist(), hsH: newHist()}
+	r := &run{cfg: &cfg, errs: newErrCounter(), connectH: newHist(), tcpH: newHist(), hsH: newHist(), proxyH: newHist()}
 	r.messages = cfg.Scenario == Echo || (cfg.Scenario == Soak && cfg.Rate > 0)
 	r.prog, r.user = cfg.Flow, cfg.Flow != nil
 	if r.messages {

@@ -89,6 +89,7 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 	}
 	res.TCPConnect = summarize(r.tcpH)
 	res.Handshake = summarize(r.hsH)
+	res.Proxy = summarize(r.proxyH)
 	if cfg.Model == Open && r.messages || r.user && lag.TotalCount() > 0 {
 		res.SenderLag = summarize(lag) // how late open loops' iterations started
 	}

@@ -298,6 +298,10 @@ func TestClassify(t *testing.T) {
 		{wrap(syscall.ECONNRESET), KindReset},
 		{engine.ErrAbnormalClose, KindAbnormal},
 		{errors.New("something else"), KindOther},
+		{&engine.ProxyError{StatusCode: 407, SOCKSReply: -1, SOCKSAuth: -1}, "proxy_407"},
+		{&engine.ProxyError{SOCKSReply: 5, SOCKSAuth: -1}, "proxy_socks_5"},
+		{&engine.ProxyError{SOCKSReply: -1, SOCKSAuth: 1}, "proxy_socks_auth"},
+		{&engine.ProxyError{SOCKSReply: -1, SOCKSAuth: -1, Err: wrap(engine.ErrTimeout)}, "proxy_timeout"},
 	} {
 		if got := classify(c.err); got != c.want {
 			t.Errorf("classify(%v) = %q, want %q", c.err, got, c.want)

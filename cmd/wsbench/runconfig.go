@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -40,8 +39,12 @@ func (f *runFlags) plan(urls []string) (*plan, error) {
 		}
 		cfg.Reconnect = p
 	}
-	if f.insecure {
-		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true} // the user asked: -insecure
+	var err error
+	if cfg.TLSConfig, err = f.dial.TLSConfig(); err != nil {
+		return nil, err
+	}
+	if cfg.Proxy, err = f.dial.ProxyFunc(); err != nil {
+		return nil, err
 	}
 	if f.compress {
 		cfg.Compression = &engine.Compression{} // the engine's defaults: level 1, 128-byte threshold

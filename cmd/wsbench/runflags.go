@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsfleet/wsfleet/internal/dialflags"
 	"github.com/wsfleet/wsfleet/loadtest"
 )
 
@@ -33,7 +34,7 @@ type runFlags struct {
 	rate, ramp                                    float64
 	perConn                                       bool
 	size, loops                                   int
-	binary, compress, insecure, find, quiet       bool
+	binary, compress, find, quiet                 bool
 	payload, tokens, jsonOut, htmlOut, slo        string
 	sourceIPs, shard, startAt, prometheus         string
 	findFactor                                    float64
@@ -43,6 +44,7 @@ type runFlags struct {
 	serverLoops                                   int
 	pushInterval                                  time.Duration
 	flow, reconnect                               string
+	dial                                          dialflags.Flags // -proxy, -cacert, -cert, -key, -insecure
 	set                                           headerFlag
 	modelSet, sizeSet                             bool
 }
@@ -108,7 +110,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.IntVar(&f.loops, "loops", 0, "engine event loops (default GOMAXPROCS)")
 	fs.IntVar(&f.serverLoops, "server-loops", 0, "event loops of the in-process server when no URL is given (default GOMAXPROCS)")
 	fs.BoolVar(&f.compress, "compress", false, "offer permessage-deflate (engine defaults: level 1, messages under 128 bytes sent uncompressed); the report says on how many connections the server accepted it")
-	fs.BoolVar(&f.insecure, "insecure", false, "wss://: do not verify the server's certificate (testing only)")
+	f.dial.Register(fs)
 	fs.BoolVar(&f.quiet, "q", false, "no live progress on stderr")
 	fs.StringVar(&f.flow, "flow", "", "run a flow: a flow FILE or the NAME of an embedded one (wsbench flows); -c, -d, -warmup, -ramp and a URL override the flow's own")
 	fs.Var(&f.set, "set", "set a flow parameter, NAME=VALUE (repeatable)")
