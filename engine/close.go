@@ -13,19 +13,31 @@ import (
 	"github.com/wsfleet/wsfleet/pool"
 )
 
-// The close handshake and the end of a session, in one place. A connection's close state:
+// The close handshake and the end of a session, in one place. Where the handshake stands is
+// c.close (under c.mu); the socket's end is the session's:
 //
-//   - open: nothing sent; c.closeSent is false.
-//   - our close frame queued or written (startClose, forceClose): c.closeSent; nothing may
-//     follow it on the wire. When the loop has written it (or learns that a caller did,
-//     TimersAsked), s.closeDue holds the tick by which the server must answer (CloseTimeout).
-//   - the server's close frame read (closeFrame): echoed if we had not sent ours; both frames
-//     exchanged, the loop closes TCP (RFC 6455 §7.1.1 lets the client do so at once).
-//   - socket gone (onClose, finishClose): s.fdGone, then s.ended; c.lastErr says why. Either
-//     a reconnection follows (reconnect.go) or c.finalErr is set for good (endLocked).
+//   - closeOpen: nothing sent; frames may go out.
+//   - closeArming: our close frame is queued or written (startClose); nothing may follow it.
+//     Once it is written the loop arms the close timer (writeLocked, or TimersAsked for a
+//     frame a caller wrote itself): s.closeDue is the tick by which the server must answer
+//     (CloseTimeout), and the state is closeSent.
+//   - closeSent: our close frame is out, or we echoed the server's (closeFrame), or a
+//     violation's close was queued (forceClose). Both frames exchanged, the loop closes TCP
+//     (RFC 6455 §7.1.1 lets the client do so at once).
+//   - the socket gone (onClose, finishClose): s.fdGone, then s.ended; c.lastErr says why.
+//     Either a reconnection follows (reconnect.go, which starts again at closeOpen) or
+//     c.finalErr is set for good (endLocked).
 //
-// CloseNow skips the handshake and closes TCP; a protocol violation sends its close code
-// first (fail.go, forceClose).
+// CloseNow skips the handshake and closes TCP.
+
+// closeState is where a connection's close handshake stands (under c.mu).
+type closeState uint8
+
+const (
+	closeOpen   closeState = iota // nothing sent
+	closeArming                   // our close frame queued or written; the close timer not armed yet
+	closeSent                     // our close frame out (timer armed), or a close answered or forced
+)
 
 // Close closes the connection with CloseNormal and waits for the close handshake (bounded
 // by CloseTimeout). Closing a closed connection does nothing.
@@ -85,7 +97,7 @@ func (c *Conn) socketLocked() gnet.Conn {
 func (c *Conn) startClose(code codec.CloseCode, reason string) {
 	c.mu.Lock()
 	st := c.State()
-	if c.closeSent || st == StateClosed || st == StateIdle {
+	if c.close != closeOpen || st == StateClosed || st == StateIdle {
 		c.mu.Unlock()
 		return
 	}
@@ -97,8 +109,7 @@ func (c *Conn) startClose(code codec.CloseCode, reason string) {
 		}
 		return
 	}
-	c.closeSent = true
-	c.closeTimerDue = true
+	c.close = closeArming
 	var p [codec.MaxControlPayload]byte
 	payload, _ := codec.AppendClosePayload(p[:0], code, reason)
 	if st == StateOpen {
@@ -127,8 +138,8 @@ func (c *Conn) startClose(code codec.CloseCode, reason string) {
 // takeCloseTimerLocked starts the close timer for a close frame a caller wrote directly
 // (startClose). Runs on the loop, holding c.mu.
 func (s *session) takeCloseTimerLocked() {
-	if c := s.c; c.closeTimerDue && c.out == nil && c.sess == s {
-		c.closeTimerDue = false
+	if c := s.c; c.close == closeArming && c.out == nil && c.sess == s {
+		c.close = closeSent
 		s.startCloseTimer()
 	}
 }
@@ -156,9 +167,9 @@ func (s *session) closeFrame(payload []byte) gnet.Action {
 	}
 	c := s.c
 	c.mu.Lock()
-	remote := !c.closeSent
+	remote := c.close == closeOpen
 	if remote {
-		c.closeSent = true
+		c.close = closeSent
 		var p [2]byte
 		echo := p[:0]
 		if code != codec.CloseNoStatus {
@@ -185,8 +196,8 @@ func (s *session) forceClose(code codec.CloseCode, err error) {
 	if c.lastErr == nil {
 		c.lastErr = err
 	}
-	if !c.closeSent && c.State() != StateUpgrading {
-		c.closeSent = true
+	if c.close == closeOpen && c.State() != StateUpgrading {
+		c.close = closeSent
 		var p [codec.MaxControlPayload]byte
 		payload, _ := codec.AppendClosePayload(p[:0], code, "")
 		c.queueControlLocked(codec.OpClose, payload)

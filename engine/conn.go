@@ -54,9 +54,8 @@ type Conn struct {
 	inLoop       bool          // the loop is inside this connection's callbacks and flushes when done
 
 	// Close (close.go).
-	closeSent     bool // our close frame is queued: nothing may follow it
-	closeTimerDue bool // the loop starts the close timer once our close frame is written (by it or by Close)
-	noRetry       bool // Close was called: no more reconnections
+	close   closeState // where the close handshake stands
+	noRetry bool       // Close was called: no more reconnections
 
 	// Delivery to the application (deliver.go).
 	mode       Mode

@@ -236,7 +236,7 @@ func (c *Conn) connect(ctx context.Context) error {
 
 	c.mu.Lock()
 	c.sess = s
-	c.closeSent, c.closeTimerDue, c.lastErr = false, false, nil
+	c.close, c.lastErr = closeOpen, nil
 	c.mu.Unlock()
 	c.setState(StateUpgrading)
 

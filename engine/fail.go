@@ -47,7 +47,7 @@ func (s *session) deferFail(code codec.CloseCode, err error) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	holds, owner := c.applicationHoldsLocked()
-	if c.closeSent || !holds {
+	if c.close != closeOpen || !holds {
 		return false // nothing delivered waits for an answer
 	}
 	if c.lastErr == nil {

@@ -237,7 +237,7 @@ func (s *session) control(op codec.Opcode, payload []byte) (gnet.Action, bool) {
 		// A peer that floods pings without reading our pongs would grow the outbound queue
 		// forever; RFC 6455 §5.5.3 lets us answer only the latest ping, so past the pending
 		// cap the older ones go unanswered.
-		if !c.closeSent && c.pendingLocked() < c.opts.MaxPendingBytes {
+		if c.close == closeOpen && c.pendingLocked() < c.opts.MaxPendingBytes {
 			c.queueControlLocked(codec.OpPong, payload)
 		}
 		c.mu.Unlock()

@@ -37,7 +37,7 @@ func (s *session) OnTimer(now int64) {
 		}
 		if s.pingSentAt == 0 && now-s.lastRecv >= transport.TicksFor(c.opts.PingInterval) {
 			c.mu.Lock()
-			if !c.closeSent {
+			if c.close == closeOpen {
 				c.queueControlLocked(codec.OpPing, nil)
 			}
 			c.mu.Unlock()

@@ -144,7 +144,7 @@ func (c *Conn) send(ctx context.Context, op codec.Opcode, data []byte, kind send
 
 // sendableLocked says why nothing more may be sent, if so.
 func (c *Conn) sendableLocked() error {
-	if c.closeSent || c.State() != StateOpen {
+	if c.close != closeOpen || c.State() != StateOpen {
 		if c.finalErr != nil {
 			return c.finalErr
 		}
@@ -305,8 +305,11 @@ func (s *session) writeLocked() {
 		c.sockBuffered = clampInt32(s.gc.OutboundBuffered())
 		return
 	}
-	msgs, armClose := c.outMsgs, c.closeTimerDue
-	c.out, c.outMsgs, c.closeTimerDue = nil, 0, false
+	msgs, armClose := c.outMsgs, c.close == closeArming
+	c.out, c.outMsgs = nil, 0
+	if armClose {
+		c.close = closeSent
+	}
 	n := len(b.B)
 	s.inWrite = true
 	if s.tls != nil {
