@@ -83,8 +83,16 @@ func (s *Session) advance(now int64) {
 				typ = engine.Binary
 			}
 			if err := s.conn.Send(typ, s.buf); err != nil {
-				s.fail(in, err)
-				return
+				if !errors.Is(err, engine.ErrBackedUp) {
+					s.fail(in, err)
+					return
+				}
+				// the server is not reading: counted, and the flow goes on (an open loop
+				// keeps its schedule; a closed one waits for a reply that will not come)
+				s.cs.st.unsent.Add(1)
+				r.errs.add(KindBackedUp, err)
+				s.pc++
+				continue
 			}
 			at := now
 			if s.inOpenLoop() {

@@ -119,6 +119,9 @@ func (s *Session) Send(binary bool, data []byte) error {
 	err := s.conn.Send(typ, data)
 	if err == nil {
 		s.cs.st.sent.Add(1)
+		if s.Intended() >= s.r.warmEnd {
+			s.cs.st.sentM.Add(1)
+		}
 	}
 	return err
 }
