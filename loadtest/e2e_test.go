@@ -108,7 +108,7 @@ func TestErrorKinds(t *testing.T) {
 		{"/close?code=4001&reason=bye", "close_4001", 0, 3},
 		{"/reset?after=3", KindReset, 0, 3},
 	} {
-		res := runOrFail(t, Config{Scenario: Echo, Targets: []string{s.URL() + c.path}, Conns: 3, Duration: 300 * time.Millisecond, Loops: 1, Drain: 100 * time.Millisecond})
+		res := runOrFail(t, Config{Scenario: Echo, Targets: []string{s.URL() + c.path}, Conns: 3, Duration: 5 * time.Second, Loops: 1, Drain: 100 * time.Millisecond}) // ends as soon as no connection is left
 		if res.Connections.Failed != c.failed || res.Connections.Dropped != c.drops || len(res.Errors) != 1 || res.Errors[0].Kind != c.kind || res.Errors[0].Count != 3 {
 			t.Errorf("%s: connections %+v errors %+v; want kind %s", c.path, res.Connections, res.Errors, c.kind)
 		}

@@ -62,7 +62,11 @@ func TestBadFlowFailsBeforeAnyDial(t *testing.T) {
 }
 
 func TestRunEmbeddedFlowInProcess(t *testing.T) {
-	code, out, errs := wsbench(t, "run", "-flow", "echo-json", "-set", "rate=400/s", "-c", "8", "-d", "700ms", "-q")
+	page := filepath.Join(t.TempDir(), "r.html")
+	code, out, errs := wsbench(t, "run", "-flow", "echo-json", "-set", "rate=400/s", "-c", "8", "-d", "700ms", "-q", "-html", page)
+	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), "wsbench flow echo-json") || !strings.Contains(string(b), "Latency by percentile (rtt,") {
+		t.Errorf("html report: %v", err)
+	}
 	// exit 1 would be the flow's own objective failing on a loaded machine: still a run
 	if code == 2 || !strings.Contains(out, "== wsbench flow echo-json") || !strings.Contains(out, "SLO          p99(rtt) < 50ms") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
