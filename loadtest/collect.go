@@ -60,6 +60,18 @@ func (r *run) takePoint(final bool) {
 		p.Down, p.Reconnects = r.redialing.Load(), rc-r.prevReconnects
 		r.prevReconnects = rc
 	}
+	if r.prog != nil {
+		for i, m := range r.prog.metrics {
+			h := newIvHist()
+			for _, s := range r.stripes {
+				s.mu.Lock()
+				h.Merge(s.mIv[i])
+				s.mIv[i].Reset()
+				s.mu.Unlock()
+			}
+			p.Metrics = append(p.Metrics, metricPoint(m.Name, h))
+		}
+	}
 	dt := float64(now-max(r.prevT, r.t0)) / 1e9
 	r.prevCtr, r.prevErr, r.prevT = ctr, errs, now
 	setPercentiles(&p, iv)

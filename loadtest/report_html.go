@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -81,6 +82,8 @@ func (r *Result) WriteHTML(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "<h2>Latency over time (%s, per second)</h2>\n", latName)
 	b.WriteString(svgChart(ts, []chartSeries{{"p50", "#2ca02c", p50, false}, {"p99", "#ff7f0e", p99, false}, {"max", "#d62728", pmax, false}}, true, "seconds since start", "ms", nil, r.WarmupS, outages))
+
+	b.WriteString(metricsOverTime(r.Series, ts, r.WarmupS))
 
 	lat := r.Latency
 	if r.Scenario == Connect {
@@ -295,4 +298,41 @@ func percentileChart(curves []namedHist) string {
 	ticks := []tick{{0, "0%"}, {1, "90%"}, {2, "99%"}, {3, "99.9%"}, {4, "99.99%"}, {5, "99.999%"}}
 	return fmt.Sprintf("<h2>Latency by percentile (%s, measured window, %s samples)</h2>\n", html.EscapeString(strings.Join(names, ", ")), fmtCount(total)) +
 		svgChart(xs, series, true, "percentile", "ms", ticks, -1, nil)
+}
+
+// metricsOverTime charts each flow metric's p99 per second (nothing for one metric or none:
+// the latency chart above shows the first).
+func metricsOverTime(series []Point, ts []float64, warmup float64) string {
+	var names []string
+	for _, p := range series {
+		for _, m := range p.Metrics {
+			if !slices.Contains(names, m.Name) {
+				names = append(names, m.Name)
+			}
+		}
+	}
+	if len(names) < 2 {
+		return ""
+	}
+	var cs []chartSeries
+	for i, n := range names {
+		var ys []float64
+		prevT := 0.0
+		for _, p := range series {
+			dt := p.T - prevT
+			prevT = p.T
+			if dt <= 0.05 {
+				continue // the same points as ts
+			}
+			v := 0.0
+			for _, m := range p.Metrics {
+				if m.Name == n {
+					v = m.P99Ms
+				}
+			}
+			ys = append(ys, v)
+		}
+		cs = append(cs, chartSeries{n + " p99", curveColours[i%len(curveColours)], ys, false})
+	}
+	return "<h2>Flow metrics over time (p99 per second)</h2>\n" + svgChart(ts, cs, true, "seconds since start", "ms", nil, warmup, nil)
 }

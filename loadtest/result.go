@@ -139,6 +139,32 @@ type Point struct {
 	Reconnects int64 `json:"reconnects,omitempty"`
 	// Hist is the interval's latency histogram (µs, 2 digits), encoded.
 	Hist string `json:"hdr_v2_us,omitempty"`
+	// Metrics: a flow's named metrics in the interval (the top-level figures are the first's).
+	Metrics []MetricPoint `json:"metrics,omitempty"`
+}
+
+// MetricPoint is one named metric in one second of a flow run.
+type MetricPoint struct {
+	Name  string  `json:"name"`
+	Count int64   `json:"count"`
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	MaxMs float64 `json:"max_ms"`
+	Hist  string  `json:"hdr_v2_us,omitempty"`
+}
+
+func metricPoint(name string, h *hdr.Histogram) MetricPoint {
+	m := MetricPoint{Name: name}
+	if h == nil || h.TotalCount() == 0 {
+		return m
+	}
+	m.Count = h.TotalCount()
+	q := h.ValueAtPercentiles([]float64{50, 99})
+	m.P50Ms, m.P99Ms, m.MaxMs = us2ms(q[50]), us2ms(q[99]), us2ms(h.Max())
+	if b, err := h.Encode(hdr.V2CompressedEncodingCookieBase); err == nil {
+		m.Hist = string(b)
+	}
+	return m
 }
 
 // CPUUsage is the generator process's own CPU time over the run (getrusage).
@@ -339,8 +365,10 @@ func (r *Result) addNote(n string) {
 // mergeSeries adds the shards' points second by second (by T), merging interval histograms.
 func mergeSeries(parts []*Result) ([]Point, error) {
 	type acc struct {
-		p Point
-		h *hdr.Histogram
+		p     Point
+		h     *hdr.Histogram
+		mh    map[string]*hdr.Histogram
+		names []string
 	}
 	bySec := map[int]*acc{}
 	last := -1
@@ -380,6 +408,23 @@ func mergeSeries(parts []*Result) ([]Point, error) {
 					a.h.Merge(h)
 				}
 			}
+			for _, mp := range p.Metrics {
+				if a.mh == nil {
+					a.mh = map[string]*hdr.Histogram{}
+				}
+				if _, ok := a.mh[mp.Name]; !ok {
+					a.mh[mp.Name] = newIvHist()
+					a.names = append(a.names, mp.Name)
+				}
+				if mp.Hist == "" {
+					continue
+				}
+				h, err := hdr.Decode([]byte(mp.Hist))
+				if err != nil {
+					return nil, fmt.Errorf("series at %.0fs, metric %s: %w", p.T, mp.Name, err)
+				}
+				a.mh[mp.Name].Merge(h)
+			}
 			shardLast, lastOpen = sec, p.Open
 		}
 		// Open is a gauge: a shard whose series ends a second early still holds its
@@ -397,6 +442,9 @@ func mergeSeries(parts []*Result) ([]Point, error) {
 			continue
 		}
 		setPercentiles(&a.p, a.h)
+		for _, n := range a.names {
+			a.p.Metrics = append(a.p.Metrics, metricPoint(n, a.mh[n]))
+		}
 		out = append(out, a.p)
 	}
 	return out, nil

@@ -24,6 +24,7 @@ type stripe struct {
 
 	// a flow's named metrics (under mu) and counts by label (total, measured) — see Program
 	mh  []*hdr.Histogram
+	mIv []*hdr.Histogram // current second, by metric
 	ctr []atomic.Int64
 	_   [64]byte
 }
@@ -33,6 +34,7 @@ func newStripe(p *Program) *stripe {
 	if p != nil {
 		for range p.metrics {
 			s.mh = append(s.mh, newHist())
+			s.mIv = append(s.mIv, newIvHist())
 		}
 		s.ctr = make([]atomic.Int64, 2*len(p.labels))
 	}
@@ -45,6 +47,7 @@ func (s *stripe) recordMetric(i int, ns int64, measured bool) {
 	if i == 0 {
 		recordNs(s.latIv, ns)
 	}
+	recordNs(s.mIv[i], ns)
 	if measured {
 		recordNs(s.mh[i], ns)
 	}
