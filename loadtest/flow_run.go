@@ -615,6 +615,18 @@ func (r *run) flowResult(res *Result) {
 		m.SendPerS = float64(m.Sent) / res.MeasuredS
 		m.RecvPerS = float64(m.Received) / res.MeasuredS
 	}
+	for _, cs := range r.conns { // a flow using the stamp steps (-flow echo, -flow push)
+		t := &cs.track
+		m.Duplicates += int64(t.dup)
+		m.Reordered += int64(t.reord)
+		m.Corrupt += int64(t.corrupt)
+		switch {
+		case cs.pl != nil && cs.seq > t.recv:
+			m.Lost += int64(cs.seq - t.recv)
+		case cs.pl == nil && t.next > t.recv:
+			m.Lost += int64(t.next - t.recv)
+		}
+	}
 	for _, ms := range res.Metrics {
 		if ms.Stamp {
 			res.addNote(fmt.Sprintf("%s is measured from a time inside the messages: it compares the sender's (or server's) clock with this host's, and is only as right as the two agree", ms.Name))

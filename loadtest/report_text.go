@@ -129,6 +129,9 @@ func (r *Result) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "integrity    lost %s (sequence gaps), duplicates %s, reordered %s, corrupt %s (of %s pushed in all)\n",
 			fmtCount(m.Lost), fmtCount(m.Duplicates), fmtCount(m.Reordered), fmtCount(m.Corrupt), fmtCount(m.SentTotal))
 	}
+	if r.Scenario == FlowRun && m.Lost+m.Duplicates+m.Reordered+m.Corrupt > 0 {
+		fmt.Fprintf(w, "integrity    stamps lost %s, duplicates %s, reordered %s, corrupt %s\n", fmtCount(m.Lost), fmtCount(m.Duplicates), fmtCount(m.Reordered), fmtCount(m.Corrupt))
+	}
 	if r.Extra != nil {
 		fmt.Fprintf(w, "keepalive    %s pongs received (ping every %gs)\n", fmtCount(r.Extra.Pongs), cfg.PingS)
 	}

@@ -143,9 +143,11 @@ func matchStampEcho(s *Session, _ engine.MessageType, data []byte) bool {
 func (cs *connState) tookStamp(seq uint64, lat int64, measured bool) {
 	if cs.track.see(seq) {
 		cs.recvEp++
-		cs.st.recv.Add(1)
-		if measured {
-			cs.st.recvM.Add(1)
+		if !cs.r.user { // a user's flow counts every message it receives already
+			cs.st.recv.Add(1)
+			if measured {
+				cs.st.recvM.Add(1)
+			}
 		}
 		cs.st.recordLat(lat, measured)
 	}

@@ -156,3 +156,22 @@ flow:
 		t.Errorf("merged flow %q shards %d", m.Flow, m.Shards)
 	}
 }
+
+// The built-in echo run as a user's flow (-flow echo) counts each echo once and keeps its
+// stamp integrity figures.
+func TestEchoAsUserFlowCountsOnce(t *testing.T) {
+	dir := t.TempDir()
+	js := filepath.Join(dir, "r.json")
+	code, out, errs := wsbench(t, "run", "-flow", "echo", "-c", "4", "-d", "500ms", "-q", "-json", js)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	r, err := loadtest.ReadResult(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Messages
+	if m.SentTotal == 0 || m.ReceivedTotal != m.SentTotal || m.Lost != 0 || m.Duplicates != 0 || r.Latency.Count != m.Received {
+		t.Fatalf("messages %+v, latency count %d", m, r.Latency.Count)
+	}
+}
