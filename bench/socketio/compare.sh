@@ -82,6 +82,7 @@ port=$((${PORT:-18800} - 1))
 start_server() {
 	port=$((port + 1))
 	while port_busy $port; do port=$((port + 1)); done
+	: >"$OUT/srv.out"
 	node "$SERVER_JS" --port "$port" --ignore-stdin >"$OUT/srv.out" 2>"$OUT/srv.err" &
 	srv=$!
 	for _ in $(seq 100); do grep -q LISTENING "$OUT/srv.out" && return 0; sleep 0.1; done
