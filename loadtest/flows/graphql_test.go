@@ -68,7 +68,7 @@ func TestGraphQL(t *testing.T) {
 				t.Run(op.name, func(t *testing.T) {
 					before := statInt(t, srv.stats(t), op.stat)
 					res := flowRun{
-						name: "graphql-query", url: url, conns: conns, duration: 4 * time.Second, compress: v.compress,
+						name: "graphql-query", url: url, conns: conns, duration: 8 * time.Second, compress: v.compress,
 						set: map[string]string{"query": op.query, "every": "200ms"},
 					}.run(t)
 					done := count(res, "op")

@@ -23,7 +23,7 @@ func TestSocketIOChat(t *testing.T) {
 			srv := startNode(t, "socketio-chat", append([]string{"--delay", "40", "--ping-interval", "400", "--ping-timeout", "5000"}, v.args...)...)
 			res := flowRun{
 				name: "socketio-chat", url: srv.wsURL("/socket.io/?EIO=4&transport=websocket"),
-				conns: conns, duration: 4 * time.Second, compress: v.compress,
+				conns: conns, duration: 8 * time.Second, compress: v.compress,
 				set: map[string]string{"every": "250ms", "rooms": "3"},
 			}.run(t)
 			st := srv.stats(t)
@@ -33,7 +33,7 @@ func TestSocketIOChat(t *testing.T) {
 			}
 			says, acks := count(res, "say"), statInt(t, st, "acks")
 			if says < conns {
-				t.Errorf("only %d says acked in 4 s (%d connections, one every 250 ms)", says, conns)
+				t.Errorf("only %d says acked in 8 s (%d connections, one every 250 ms)", says, conns)
 			}
 			// Every ack the client matched was sent by the server; the server may have sent a
 			// few more as the run ended.
