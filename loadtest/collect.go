@@ -71,6 +71,17 @@ func (r *run) takePoint(final bool) {
 			}
 			p.Metrics = append(p.Metrics, metricPoint(m.Name, h))
 		}
+		if r.prevCnt == nil {
+			r.prevCnt = make([]int64, len(r.prog.labels))
+		}
+		for i, l := range r.prog.labels {
+			var n int64
+			for _, s := range r.stripes {
+				n += s.ctr[2*i].Load()
+			}
+			p.Counts = append(p.Counts, LabelPoint{Label: l, Count: n - r.prevCnt[i]})
+			r.prevCnt[i] = n
+		}
 	}
 	dt := float64(now-max(r.prevT, r.t0)) / 1e9
 	r.prevCtr, r.prevErr, r.prevT = ctr, errs, now

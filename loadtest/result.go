@@ -141,6 +141,14 @@ type Point struct {
 	Hist string `json:"hdr_v2_us,omitempty"`
 	// Metrics: a flow's named metrics in the interval (the top-level figures are the first's).
 	Metrics []MetricPoint `json:"metrics,omitempty"`
+	// Counts: a flow's counts by label in the interval (see LabelCount), every label each second.
+	Counts []LabelPoint `json:"counts,omitempty"`
+}
+
+// LabelPoint is one label's count in one second of a flow run.
+type LabelPoint struct {
+	Label string `json:"label"`
+	Count int64  `json:"count"`
 }
 
 // MetricPoint is one named metric in one second of a flow run.
@@ -369,6 +377,7 @@ func mergeSeries(parts []*Result) ([]Point, error) {
 		h     *hdr.Histogram
 		mh    map[string]*hdr.Histogram
 		names []string
+		cnt   map[string]int // index in p.Counts by label
 	}
 	bySec := map[int]*acc{}
 	last := -1
@@ -424,6 +433,18 @@ func mergeSeries(parts []*Result) ([]Point, error) {
 					return nil, fmt.Errorf("series at %.0fs, metric %s: %w", p.T, mp.Name, err)
 				}
 				a.mh[mp.Name].Merge(h)
+			}
+			for _, lp := range p.Counts {
+				if a.cnt == nil {
+					a.cnt = map[string]int{}
+				}
+				i, ok := a.cnt[lp.Label]
+				if !ok {
+					i = len(a.p.Counts)
+					a.cnt[lp.Label] = i
+					a.p.Counts = append(a.p.Counts, LabelPoint{Label: lp.Label})
+				}
+				a.p.Counts[i].Count += lp.Count
 			}
 			shardLast, lastOpen = sec, p.Open
 		}

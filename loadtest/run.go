@@ -61,6 +61,7 @@ type run struct {
 	seriesMu sync.Mutex
 	series   []Point
 	prevCtr  [4]int64
+	prevCnt  []int64 // a flow's counts by label at the last point
 	prevErr  int64
 	prevT    int64
 }

@@ -141,16 +141,21 @@ flow:
 			t.Errorf("counts %+v, rtt %+v, connections %+v", r.Counts, r.Metric("rtt"), r.Connections)
 		}
 	}
-	var inSeries int64
+	var inSeries, countedInSeries int64
 	for _, p := range m.Series {
 		for _, mp := range p.Metrics {
 			if mp.Name == "rtt" {
 				inSeries += mp.Count
 			}
 		}
+		for _, lp := range p.Counts {
+			if lp.Label == "rtt" {
+				countedInSeries += lp.Count
+			}
+		}
 	}
-	if inSeries != 300 {
-		t.Errorf("the merged series holds %d rtt samples, want 300", inSeries)
+	if inSeries != 300 || countedInSeries != 300 {
+		t.Errorf("the merged series holds %d rtt samples and counts %d, want 300 each", inSeries, countedInSeries)
 	}
 	if m.Flow != "f" || m.Shards != 3 {
 		t.Errorf("merged flow %q shards %d", m.Flow, m.Shards)

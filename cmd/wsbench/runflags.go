@@ -106,7 +106,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.StringVar(&f.sourceIPs, "source-ips", "", "bind connections to these local addresses, round robin: 127.0.0.2-127.0.0.200, a CIDR, or a comma list")
 	fs.StringVar(&f.shard, "shard", "", "run the i-th of n equal parts (connections, rates, ids), e.g. 0/4; merge the JSON results")
 	fs.StringVar(&f.startAt, "start-at", "", "start at this RFC 3339 time (so that every shard starts together)")
-	fs.StringVar(&f.prometheus, "prometheus", "", "serve live metrics at ADDR/metrics (Prometheus; latency as a native histogram), e.g. :9100")
+	fs.StringVar(&f.prometheus, "prometheus", "", "serve live metrics at ADDR/metrics (Prometheus: each latency metric a native histogram labelled metric=NAME, counts by label, timeouts by step), e.g. :9100")
 	fs.IntVar(&f.loops, "loops", 0, "engine event loops (default GOMAXPROCS)")
 	fs.IntVar(&f.serverLoops, "server-loops", 0, "event loops of the in-process server when no URL is given (default GOMAXPROCS)")
 	fs.BoolVar(&f.compress, "compress", false, "offer permessage-deflate (engine defaults: level 1, messages under 128 bytes sent uncompressed); the report says on how many connections the server accepted it")
