@@ -40,12 +40,18 @@ const (
 )
 
 // Close closes the connection with CloseNormal and waits for the close handshake (bounded
-// by CloseTimeout). Closing a closed connection does nothing.
+// by CloseTimeout). Closing a closed connection does nothing. Inside a Handler callback it
+// only starts the handshake (see CloseWith).
 func (c *Conn) Close() error { return c.CloseWith(CloseNormal, "") }
 
 // CloseWith closes with a code and reason and waits for the close handshake, bounded by
 // CloseTimeout. It returns an error only for a code or reason that may not be sent, or when
 // the server did not complete the handshake in time.
+//
+// Inside a Handler callback CloseWith never waits: the server's answer has to be read by the
+// very event loop running the callback, so waiting would stall that loop (and every other
+// connection on it) until the timeout. There it starts the handshake and returns nil; OnClose
+// reports how the connection ended.
 func (c *Conn) CloseWith(code CloseCode, reason string) error {
 	if !codec.CloseCodeAllowedOnWire(codec.CloseCode(code)) {
 		return &wrapped{msg: "websocket: close code " + code.String() + " may not be sent", err: codec.ErrInvalidCloseCode}
@@ -55,6 +61,9 @@ func (c *Conn) CloseWith(code CloseCode, reason string) error {
 	}
 	c.stopReconnecting()
 	c.startClose(codec.CloseCode(code), reason)
+	if c.eng.onLoopGoroutine() {
+		return nil
+	}
 	if !c.waitDone(c.opts.CloseTimeout + time.Second) {
 		return timeoutf("close: the connection did not end within %v", c.opts.CloseTimeout)
 	}
