@@ -255,6 +255,19 @@ func (c *Conn) connect(ctx context.Context) error {
 		ds.release()
 		return err
 	case <-dctx.Done():
+		// The deadline and the loop's verdict may come together (select picks either), or
+		// the loop may accept the 101 while this goroutine waits to run. An accepted upgrade
+		// stands: closing it here would open the session and drop it, and a reconnecting
+		// Conn would then redial twice over, two sessions at once.
+		c.mu.Lock()
+		won := s.upgraded
+		s.abandoned = !won
+		c.mu.Unlock()
+		if won {
+			err := <-ds.done
+			ds.release()
+			return err
+		}
 		_ = s.gc.Close()
 		verdict := <-ds.done
 		ds.release()
