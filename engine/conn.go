@@ -113,11 +113,6 @@ type session struct {
 	closeDeferred bool // gnet closed the socket inside our write: finish once the lock is free
 	frameOpen     bool // read.go: a frame's payload is still coming
 	ended         bool // the session is over (finishClose ran)
-	// The upgrade's verdict, under c.mu: the loop accepted the 101 (upgraded), or the
-	// dialing goroutine stopped waiting at its deadline (abandoned). Whichever comes first
-	// stands (connect, readUpgrade).
-	upgraded  bool
-	abandoned bool
 }
 
 // dialState is what a session needs only while it dials and upgrades, dropped once the
@@ -127,6 +122,11 @@ type dialState struct {
 	key    [24]byte                   // the request's Sec-WebSocket-Key
 	done   chan error                 // exactly one value, read by the dialing goroutine
 	req    *bytebufferpool.ByteBuffer // the upgrade request until gnet has written it
+	// The upgrade's verdict, under c.mu: the loop accepted the 101 (upgraded), or the
+	// dialing goroutine stopped waiting at its deadline (abandoned). Whichever comes first
+	// stands (connect, readUpgrade).
+	upgraded  bool
+	abandoned bool
 }
 
 // dialing says whether the session is still dialing or upgrading.

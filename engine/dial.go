@@ -260,8 +260,8 @@ func (c *Conn) connect(ctx context.Context) error {
 		// stands: closing it here would open the session and drop it, and a reconnecting
 		// Conn would then redial twice over, two sessions at once.
 		c.mu.Lock()
-		won := s.upgraded
-		s.abandoned = !won
+		won := ds.upgraded
+		ds.abandoned = !won
 		c.mu.Unlock()
 		if won {
 			err := <-ds.done

@@ -59,13 +59,13 @@ func (s *session) readUpgrade(buf []byte) gnet.Action {
 	}
 	c := s.c
 	c.mu.Lock()
-	if s.abandoned {
+	if s.dial.abandoned {
 		// The dialing goroutine's deadline passed first and it is closing the socket: the
 		// connection must not open behind its timeout (connect).
 		c.mu.Unlock()
 		return gnet.Close
 	}
-	s.upgraded = true
+	s.dial.upgraded = true
 	var scratch [512]byte
 	c.respHeader = c.eng.internHeader(p.AppendHeaderLinesExcept(scratch[:0], "Sec-WebSocket-Accept"))
 	_, _ = base64.StdEncoding.Decode(c.nonce[:], s.dial.key[:])
