@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/wsfleet/wsfleet/engine"
+	"github.com/wsfleet/wsfleet/internal/testkit"
 )
 
 // The TLS hot paths, against Node's ws over TLS in its own process: 0 allocs/op amortised
 // beyond what crypto/tls itself does (it allocates nothing per record in steady state here).
 
 func tlsPeer(b *testing.B) (string, *tls.Config) {
-	certFile, keyFile, roots := peerTLSCert(b)
+	certFile, keyFile, roots := testkit.SelfSignedFiles(b)
 	return startPeer(b, "node", "--tls", certFile, keyFile), &tls.Config{RootCAs: roots}
 }
 

@@ -30,7 +30,7 @@ import (
 func TestPeerSmoke(t *testing.T) {
 	for _, kind := range peerKinds {
 		t.Run(kind, func(t *testing.T) {
-			certFile, keyFile, roots := peerTLSCert(t)
+			certFile, keyFile, roots := testkit.SelfSignedFiles(t)
 			for _, mode := range []struct {
 				name string
 				args []string

@@ -147,7 +147,7 @@ func TestTLSClientCertificate(t *testing.T) {
 
 func TestTLSPeers(t *testing.T) {
 	eng := newEngine(t)
-	certFile, keyFile, roots := peerTLSCert(t)
+	certFile, keyFile, roots := testkit.SelfSignedFiles(t)
 	for _, kind := range peerKinds {
 		t.Run(kind, func(t *testing.T) {
 			base := startPeer(t, kind, "--tls", certFile, keyFile)
