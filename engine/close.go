@@ -283,12 +283,6 @@ func (s *session) finishClose(netErr error) {
 	dialing := s.dialing()
 	c.lastErr = cause
 	retry := !dialing && c.shouldRetryLocked(cause)
-	if retry && !c.announceDisconnectLocked(cause) {
-		retry = false
-		c.eng.stats.slowConsumers.Add(1)
-		cause = &wrapped{msg: "websocket: slow consumer: inbox full, no room to announce the reconnection (" + cause.Error() + ")", err: multiErr{ErrSlowConsumer, cause}}
-		c.lastErr = cause
-	}
 	c.setStateLocked(StateClosed) // before endLocked wakes Close and Recv, so they see it
 	if !retry && !dialing {
 		c.endLocked(cause)
@@ -306,9 +300,7 @@ func (s *session) finishClose(netErr error) {
 	if c.opts.Trace != nil {
 		c.trace(TraceEvent{Kind: TraceClosed, Err: cause})
 	}
-	if h := c.handler; h != nil {
-		h.OnClose(c, cause)
-	}
+	c.handler.OnClose(c, cause)
 	if retry {
 		go c.reconnect()
 	}
@@ -323,9 +315,8 @@ func (c *Conn) endLocked(cause error) {
 	if c.x != nil && c.x.done != nil {
 		close(c.x.done)
 	}
-	c.signalRecvLocked()
-	if c.ownerWantsLocked() && (c.backlogged || !c.sendFinalLocked()) {
-		c.setBacklogLocked()
+	if c.box != nil {
+		c.box.endedLocked(c)
 	}
 	go c.eng.unregister(c)
 }

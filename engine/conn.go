@@ -23,11 +23,15 @@ import (
 // only the event loop carrying it touches.
 type Conn struct {
 	// Fixed at Dial; read without the lock.
-	eng     *Engine
-	opts    *DialOptions // resolved; read-only, shared by a Dialer's connections
-	url     *url.URL
-	val     any     // DialOptions.Value, or the Dialer.Dial value
-	handler Handler // DialOptions.Handler
+	eng  *Engine
+	opts *DialOptions // resolved; read-only, shared by a Dialer's connections
+	url  *url.URL
+	val  any // DialOptions.Value, or the Dialer.Dial value
+	// handler receives every event: DialOptions.Handler, or the connection's own mailbox
+	// (mb) for the passive, active and once modes; box is the mailbox's extra needs (boxed),
+	// nil for a user's Handler.
+	handler Handler
+	box     boxed
 
 	state  atomic.Uint32 // the State: written under mu (setStateLocked), read without it
 	regIdx int32         // index in the engine's registry, -1 when not registered (under eng.mu)
@@ -57,13 +61,8 @@ type Conn struct {
 	close   closeState // where the close handshake stands
 	noRetry bool       // Close was called: no more reconnections
 
-	// Delivery to the application (deliver.go).
-	mode       Mode
-	backlogged bool // queued events wait for room in the owner channel
-	finalSent  bool // the final event reached the owner
-	recvBusy   bool // Recv returned a message and has not been called again since
-	owner      chan<- Event
-	x          *connExtra // what only some connections need (conn_extra.go)
+	mb mailbox    // delivery without a Handler (mailbox.go); mb.mode is Mode() in any case
+	x  *connExtra // what only some connections need (conn_extra.go)
 
 	// The end (close.go).
 	lastErr  error // why the last session ended

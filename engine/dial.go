@@ -102,10 +102,7 @@ func (e *Engine) dial(ctx context.Context, rawURL string, opts *DialOptions, val
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{eng: e, opts: opts, url: u, val: value, handler: opts.Handler, mode: opts.Mode, owner: opts.Owner, maskState: newKeyState()}
-	if opts.LocalAddr != nil {
-		c.x = &connExtra{localBind: opts.LocalAddr}
-	}
+	c := e.newConn(u, opts, value)
 	if !e.register(c) {
 		return nil, ErrEngineClosed
 	}
@@ -114,6 +111,23 @@ func (e *Engine) dial(ctx context.Context, rawURL string, opts *DialOptions, val
 		return nil, err
 	}
 	return c, nil
+}
+
+// newConn makes an idle connection with resolved options: the user's Handler, or the
+// connection's own mailbox for the delivery modes.
+func (e *Engine) newConn(u *url.URL, opts *DialOptions, value any) *Conn {
+	c := &Conn{eng: e, opts: opts, url: u, val: value, handler: opts.Handler, maskState: newKeyState()}
+	c.mb.mode = opts.Mode
+	if c.handler == nil {
+		c.mb.owner = opts.Owner
+		c.handler = &c.mb
+	}
+	// Asked once here rather than per message: only the mailbox implements boxed.
+	c.box, _ = c.handler.(boxed)
+	if opts.LocalAddr != nil {
+		c.x = &connExtra{localBind: opts.LocalAddr}
+	}
+	return c
 }
 
 // parseURLCached parses rawURL, sharing the result with the previous Dial of the same string:

@@ -41,13 +41,12 @@ type pendingFail struct {
 // deferFail reports false when the failure must happen now.
 func (s *session) deferFail(code codec.CloseCode, err error) bool {
 	c := s.c
-	if c.handler != nil || c.State() != StateOpen {
-		return false
+	if c.box == nil || c.State() != StateOpen {
+		return false // a user's Handler answered on the loop already
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	holds, owner := c.applicationHoldsLocked()
-	if c.close != closeOpen || !holds {
+	if c.close != closeOpen || !c.box.holdFailureLocked(c) {
 		return false // nothing delivered waits for an answer
 	}
 	if c.lastErr == nil {
@@ -55,9 +54,6 @@ func (s *session) deferFail(code codec.CloseCode, err error) bool {
 	}
 	s.pf = &pendingFail{err: err, code: code, due: c.eng.now() + transport.TicksFor(failGrace)}
 	s.l.Wheel.Arm(s, s.pf.due)
-	if owner {
-		c.setBacklogLocked() // RetryBacklog queues the failure's Event and watches the owner take it
-	}
 	return true
 }
 
@@ -125,7 +121,7 @@ func (s *session) retryHeldFailLocked() bool {
 	if s.pf == nil || s.pf.kicked || s.ended {
 		return false
 	}
-	if s.c.ownerTookFailureLocked() {
+	if s.c.box.tookFailureLocked(s.c) { // pf is set only for a mailbox (deferFail)
 		s.c.kickFailLocked(s)
 		return false
 	}

@@ -31,7 +31,7 @@ func feedSession(pieces [][]byte, maxMessage int) (delivered string, failure str
 	e := &Engine{clock: transport.NewClock()}
 	rec := &recorder{}
 	opts := (&DialOptions{Handler: rec, MaxMessageSize: maxMessage}).withDefaults()
-	c := &Conn{eng: e, opts: &opts}
+	c := e.newConn(nil, &opts, nil)
 	c.state.Store(uint32(StateOpen))
 	s := &session{c: c, l: new(loop)}
 	c.sess = s

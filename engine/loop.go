@@ -58,14 +58,14 @@ func (e *Engine) transportLoops() []*transport.Loop[*session] {
 func (s *session) TimerDue() *int64 { return &s.timerDue }
 
 // RetryBacklog runs on the loop's tick for a session that asked (Loop.AddBacklog): senders
-// waiting for room (write.go), events waiting for room in the owner channel (deliver.go),
+// waiting for room (write.go), events waiting for room in the owner channel (mailbox.go),
 // and a held-back failure waiting for the owner (fail.go).
 func (s *session) RetryBacklog() {
 	c := s.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	again := s.pollRoomLocked()
-	if c.backlogged && c.retryOwnerLocked() {
+	if c.box != nil && c.box.retryLocked(c) {
 		again = true
 	}
 	if s.retryHeldFailLocked() {

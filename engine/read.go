@@ -245,19 +245,9 @@ func (s *session) control(op codec.Opcode, payload []byte) (gnet.Action, bool) {
 		if c.opts.Trace != nil {
 			c.trace(TraceEvent{Kind: TracePingAnswered, Opcode: MessageType(op), Length: len(payload)})
 		}
-		if ph, ok := c.handler.(PingHandler); ok {
-			ph.OnPing(c, payload)
-		}
-		if c.opts.DeliverControl && c.handler == nil {
-			return s.deliver(codec.OpPing, payload, nil)
-		}
+		return s.deliver(op, payload, nil)
 	case codec.OpPong:
-		if ph, ok := c.handler.(PongHandler); ok {
-			ph.OnPong(c, payload)
-		}
-		if c.opts.DeliverControl && c.handler == nil {
-			return s.deliver(codec.OpPong, payload, nil)
-		}
+		return s.deliver(op, payload, nil)
 	case codec.OpClose:
 		return s.closeFrame(payload), true
 	}

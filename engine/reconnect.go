@@ -18,7 +18,8 @@ import (
 // messages, in order, and are never dropped, except that under DropOldest they count as
 // messages (and may be dropped as the oldest); under CloseSlowConsumer a Reconnecting event
 // that finds the inbox full ends the connection for good with ErrSlowConsumer instead of
-// redialing. A passive connection gets no such events (Recv skips them).
+// redialing. A passive connection gets no such events (Recv skips them). The Reconnected
+// event comes before any message of the new connection.
 type ReconnectPolicy struct {
 	MinDelay    time.Duration // first delay (default 100 ms)
 	MaxDelay    time.Duration // cap (default 30 s)
@@ -65,15 +66,6 @@ func (c *Conn) shouldRetryLocked(cause error) bool {
 	return true
 }
 
-// announceDisconnectLocked queues the Reconnecting notice for an owner. It reports false
-// when the inbox has no room under CloseSlowConsumer: the connection ends instead.
-func (c *Conn) announceDisconnectLocked(cause error) bool {
-	if !c.ownerWantsLocked() {
-		return true
-	}
-	return c.pushLocked(Message{note: noteReconnecting}, cause)
-}
-
 func (c *Conn) reconnect() {
 	p := c.opts.Reconnect
 	for attempt := 0; ; attempt++ {
@@ -92,9 +84,6 @@ func (c *Conn) reconnect() {
 			c.eng.stats.reconnects.Add(1)
 			c.mu.Lock()
 			stop := c.noRetry
-			if c.ownerWantsLocked() {
-				c.pushLocked(Message{note: noteReconnected}, nil) // always queued
-			}
 			c.mu.Unlock()
 			if stop { // Close came while we dialed
 				c.startClose(codec.CloseNormal, "")
@@ -156,11 +145,15 @@ func (c *Conn) giveUp(lastDialErr error, attempts int) {
 // stopReconnecting makes the connection's next end final.
 func (c *Conn) stopReconnecting() {
 	c.mu.Lock()
+	c.stopReconnectingLocked()
+	c.mu.Unlock()
+}
+
+func (c *Conn) stopReconnectingLocked() {
 	if !c.noRetry {
 		c.noRetry = true
 		if c.x != nil && c.x.retryStop != nil {
 			close(c.x.retryStop) // wakes waitRetry
 		}
 	}
-	c.mu.Unlock()
 }

@@ -80,9 +80,7 @@ func (s *session) readUpgrade(buf []byte) gnet.Action {
 		c.trace(TraceEvent{Kind: TraceUpgraded})
 	}
 	dialDone <- nil
-	if h := c.handler; h != nil {
-		h.OnOpen(c)
-	}
+	c.handler.OnOpen(c)
 	if n < len(buf) {
 		return s.readFrames(buf[n:]) // frames that came with the 101
 	}
