@@ -58,6 +58,9 @@ func run(t *testing.T, p Plan) (*Result, []*GroupReport) {
 		res.Fault, res.Server, res.Conns, res.Procs, res.Wall, res.InjectMs, res.Detect, res.Quiet, res.Reconnect, res.Back, res.RTT,
 		res.HandshakePeak, res.HandshakeMean, res.Sent, res.Received, res.Attributed, res.Silent,
 		res.ClosesPerConn, res.ErrorClasses, res.ErrorSamples, res.HeapBefore>>10, res.HeapAfter>>10, res.HeapPeak>>10)
+	for _, s := range res.Stalls {
+		t.Logf("not drained: %s", s)
+	}
 	appendResult(t, res)
 	// What every round must show, whatever the fault.
 	if res.Silent != 0 {
@@ -319,10 +322,13 @@ func TestServerRestart(t *testing.T) {
 	}
 	reopenedOnce(t, reports)
 	ownersOnce(t, res, reports, true)
-	// The figure — peak handshakes per 100 ms at most twice the mean over the window —
-	// is recorded for docs/robustness.md but not asserted: on a shared 2-core machine a stall of
-	// the server process (or of the clients) empties some 100 ms and piles their handshakes
-	// into the next, whatever the jitter did. What the test holds to is what a storm without
+	// The figure asked of a fleet: peak handshakes per 100 ms at most twice the mean over the
+	// reconnection window. With every retry timer at MaxDelay d scaled by U[1-j, 1+j] (j the
+	// Jitter) and their phases spread, the first attempt after the restart falls in [0, (1+j)d)
+	// with a density flat up to (1-j)d and falling to zero after it, so peak / mean ≈ 1+j:
+	// 1.5 for this policy. Counting noise adds √peak per bucket, which is why the bound is
+	// asserted at fleet size (-fleet; 100 per bucket at 1,000 connections puts 1.5 within
+	// three standard deviations of 2). At CI size the test holds to what a storm without
 	// jitter could not do: no 100 ms takes half of the returns, and they spread over a second.
 	total := int64(0)
 	for _, b := range res.HandshakeBuckets {
@@ -331,6 +337,10 @@ func TestServerRestart(t *testing.T) {
 	if total < int64(res.Conns) || res.HandshakeWindow < 1000 || float64(res.HandshakePeak) > 0.5*float64(total) {
 		t.Errorf("reconnection storm: %d handshakes over %.0f ms, peak %.0f per 100 ms (mean %.1f): want all %d back, spread over at least 1 s, no 100 ms with half of them (per 100 ms: %v; reopened per 100 ms as the clients saw it: %v)",
 			total, res.HandshakeWindow, res.HandshakePeak, res.HandshakeMean, res.Conns, res.HandshakeBuckets, res.ReopenBuckets)
+	}
+	if res.Conns >= 5000 && res.HandshakePeak > 2*res.HandshakeMean {
+		t.Errorf("reconnection storm at %d connections: peak %.0f handshakes per 100 ms is %.2f× the mean of %.1f, want at most 2× (server, per 100 ms: %v)",
+			res.Conns, res.HandshakePeak, res.HandshakePeak/res.HandshakeMean, res.HandshakeMean, res.HandshakeBuckets)
 	}
 	t.Logf("reconnection storm: peak %.0f handshakes per 100 ms, %.2f× the mean of %.1f over %.0f ms (server, per 100 ms: %v; clients: %v)",
 		res.HandshakePeak, res.HandshakePeak/res.HandshakeMean, res.HandshakeMean, res.HandshakeWindow, res.HandshakeBuckets, res.ReopenBuckets)

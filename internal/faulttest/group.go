@@ -47,6 +47,7 @@ type Group struct {
 	ownerDone   chan struct{}
 	trafficStop chan struct{}
 	trafficWG   sync.WaitGroup
+	stalls      []string // connections that did not drain in time, and where their bytes were
 }
 
 // NewGroup starts an engine for spec; Open dials.
@@ -309,21 +310,51 @@ func (st *connState) meets(w WaitFor) bool {
 }
 
 // Wait polls until every connection meets w or timeout passes; it returns how many do.
+// Waiting for "drained" gives up only after timeout without any echo arriving (at most
+// drainCap × timeout in all): a link that is slow to recover still delivers, and closing it
+// then would turn slowness into losses. Recovery can take a minute on this kernel: TCP's BBR
+// (the default congestion control here) keeps pacing a socket at the rate it learned under a
+// bandwidth toxic, about 40 KB/s, well after the toxic is gone, and a send queue of several
+// MiB then drains for tens of seconds (docs/robustness.md, bandwidth).
 func (g *Group) Wait(w WaitFor, timeout time.Duration) int {
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
+	echoed := -1
 	for {
-		n := 0
+		n, got := 0, 0
 		for _, st := range g.states {
 			if st.meets(w) {
 				n++
 			}
+			if w.Kind == "drained" {
+				st.mu.Lock()
+				got += st.received
+				st.mu.Unlock()
+			}
 		}
-		if n == len(g.states) || time.Now().After(deadline) {
+		if n == len(g.states) {
+			return n
+		}
+		now := time.Now()
+		if w.Kind == "drained" && got != echoed {
+			echoed = got
+			deadline = now.Add(timeout)
+			if hard := start.Add(drainCap * timeout); deadline.After(hard) {
+				deadline = hard
+			}
+		}
+		if now.After(deadline) {
+			if w.Kind == "drained" {
+				g.stalls = g.describeStalls()
+			}
 			return n
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// drainCap bounds a drain that keeps making progress, in multiples of its idle timeout.
+const drainCap = 8
 
 // Close closes every connection (50 at a time, each waiting for the close handshake) and the
 // engine, then waits for the owner reader.
@@ -355,7 +386,7 @@ func (g *Group) Close() {
 
 // Report is the group's ledger and figures; call it after Close.
 func (g *Group) Report() *GroupReport {
-	r := &GroupReport{RTTms: g.rtt.millis(), HeapBefore: g.heap.before, HeapPeak: g.heap.peak.Load(), Stats: g.eng.Stats()}
+	r := &GroupReport{RTTms: g.rtt.millis(), HeapBefore: g.heap.before, HeapPeak: g.heap.peak.Load(), Stats: g.eng.Stats(), Stalls: g.stalls}
 	for _, st := range g.states {
 		cr := ConnReport{ID: int(st.id)}
 		cr.Sent, cr.Received, cr.Attributed, cr.Silent = st.reconcile()
@@ -382,6 +413,7 @@ type GroupReport struct {
 	HeapPeak   uint64    // highest live heap (as of each GC) sampled every 50 ms while the group ran
 	Stats      engine.Stats
 	Leaks      *LeakCheck `json:",omitempty"` // a worker process's own check after Close
+	Stalls     []string   `json:",omitempty"` // connections that had not drained when the round gave up waiting (stalls.go)
 }
 
 // ConnReport is one connection's ledger.

@@ -46,6 +46,7 @@ type Result struct {
 	Reconnect Percentiles // each connection's OnClose to its next OnOpen, ms
 	Back      Percentiles // fault cleared (server restarted, toxic removed) to OnOpen, ms
 	RTT       Percentiles // echo round trips, ms
+	DrainMs   float64     // from the senders' stop to every accepted message echoed (or the wait given up), ms
 
 	HandshakePeak, HandshakeMean float64 // per 100 ms over the reconnection window
 	HandshakeWindow              float64 // ms from the first to the last reconnection handshake
@@ -67,6 +68,7 @@ type Result struct {
 
 	HeapBefore, HeapPeak, HeapAfter uint64 // the clients' process (the first one, when split)
 	Leaks                           []string
+	Stalls                          []string `json:",omitempty"` // connections that never drained, with their socket queues
 
 	// Wsbench holds what wsbench (loadtest.Run) reported, for the rounds that drive the fault
 	// with it instead of the test's own fleet.
@@ -203,7 +205,9 @@ func Run(p Plan) (*Result, []*GroupReport, error) {
 	}
 	_ = each(fleets, func(f Fleet) error { f.StopTraffic(); return nil })
 	if err == nil && !p.ExpectFinal {
-		waitAll(fleets, WaitFor{Kind: "drained"}, 60*time.Second)
+		drainFrom := time.Now()
+		waitAll(fleets, WaitFor{Kind: "drained"}, 30*time.Second)
+		res.DrainMs = float64(time.Since(drainFrom).Microseconds()) / 1e3
 	}
 	reports, ferr := finish(fleets)
 	err = firstErr(err, ferr)
@@ -376,6 +380,7 @@ func (r *Result) summarise(reports []*GroupReport, faultAt, clearedAt time.Time,
 			continue
 		}
 		rtt = append(rtt, g.RTTms...)
+		r.Stalls = append(r.Stalls, g.Stalls...)
 		for _, c := range g.Conns {
 			r.Sent += c.Sent
 			r.Received += c.Received
