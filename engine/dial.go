@@ -232,7 +232,7 @@ func (c *Conn) connect(ctx context.Context) error {
 	// this goroutine gives ds back once it has the verdict.
 	ds := dialStates.Get().(*dialState)
 	ds.req, ds.key = req, key
-	s := &session{c: c, dial: ds}
+	s := newSession(c, ds)
 	if c.url.Scheme == "wss" || rt.proxyTLS != nil {
 		// TLS handshake and upgrade request on this goroutine, before the loop takes over.
 		if err := s.startTLS(dctx, rt, ds.req.B); err != nil {
@@ -294,6 +294,12 @@ func (c *Conn) connect(ctx context.Context) error {
 		}
 		return err
 	}
+}
+
+// newSession makes c's next session, dialing with ds. The loop that takes its socket fills
+// in the rest (onOpen); until then no callback can reach it.
+func newSession(c *Conn, ds *dialState) *session {
+	return &session{c: c, dial: ds}
 }
 
 // enrolled says whether gnet opened the session (OnOpen ran).

@@ -42,19 +42,7 @@ type Engine struct {
 
 // New starts an engine with its event loops.
 func New(o Options) (*Engine, error) {
-	if o.Loops <= 0 {
-		o.Loops = runtime.GOMAXPROCS(0)
-	}
-	if o.DialConcurrency <= 0 {
-		o.DialConcurrency = DefaultDialConcurrency
-	}
-	e := &Engine{
-		opts:       o,
-		dialSem:    make(chan struct{}, o.DialConcurrency),
-		clock:      transport.NewClock(),
-		stopTicker: make(chan struct{}),
-		tickerDone: make(chan struct{}),
-	}
+	e := newEngine(o)
 	client, err := transport.NewClient(&eventHandler{eng: e}, transport.ClientOptions{Loops: o.Loops, ReadBufferCap: o.ReadBufferCap, WriteBufferCap: o.WriteBufferCap})
 	if err != nil {
 		return nil, err
@@ -62,6 +50,24 @@ func New(o Options) (*Engine, error) {
 	e.client = client
 	go transport.RunTicker(e.clock, e.transportLoops, e.stopTicker, e.tickerDone)
 	return e, nil
+}
+
+// newEngine makes an engine's state without its event loops, which New then starts. Sessions
+// can run on it without a socket: the protocol's fuzz targets drive them so.
+func newEngine(o Options) *Engine {
+	if o.Loops <= 0 {
+		o.Loops = runtime.GOMAXPROCS(0)
+	}
+	if o.DialConcurrency <= 0 {
+		o.DialConcurrency = DefaultDialConcurrency
+	}
+	return &Engine{
+		opts:       o,
+		dialSem:    make(chan struct{}, o.DialConcurrency),
+		clock:      transport.NewClock(),
+		stopTicker: make(chan struct{}),
+		tickerDone: make(chan struct{}),
+	}
 }
 
 var (
