@@ -381,7 +381,7 @@ func describeDialErr(u *url.URL, err error) error {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		hint = "connection refused: nothing listens there"
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		hint = "no free local port for this destination (EADDRNOTAVAIL): spread connections over source addresses (DialOptions.LocalAddr, wsbench -source-ips) or more server ports"
+		return &wrapped{msg: fmt.Sprintf("websocket: dial %s: %v", u.Redacted(), ErrNoLocalPort), err: multiErr{ErrNoLocalPort, err}}
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		var rl unix.Rlimit
 		_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)

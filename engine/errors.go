@@ -34,6 +34,11 @@ var (
 	ErrTLS = errors.New("websocket: TLS")
 	// ErrAbnormalClose reports a connection that ended without a close frame (code 1006).
 	ErrAbnormalClose = errors.New("websocket: connection closed without a close frame (1006)")
+	// ErrNoLocalPort marks a dial that found no free local port towards its destination
+	// (EADDRNOTAVAIL: about 28,000 connections per source address and destination). Its
+	// message is the advice, for programs that report it: errors.Is(err, ErrNoLocalPort) and
+	// errors.Is(err, syscall.EADDRNOTAVAIL) both hold for such a dial's error.
+	ErrNoLocalPort = errors.New("no free local port for this destination (EADDRNOTAVAIL, about 28k connections per source address and destination): spread connections over source addresses (DialOptions.LocalAddr) or more server ports, or shard over machines")
 )
 
 type timeoutError struct{}
