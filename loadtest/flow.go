@@ -54,7 +54,10 @@ type Header struct{ Name, Value string }
 
 // Data is a CSV feeder with a header row. Row id mod rows goes to connection id, or with
 // Unique, row id exactly (the run fails when there are fewer rows than connections) — so
-// that shards, which hold every n-th id, split the rows between them without overlap.
+// that shards, which hold every n-th id, split the rows between them without overlap. A
+// column named like one of the flow's parameters gives that parameter per connection in
+// templates, so a CSV of credentials fits a flow that takes them as parameters unchanged.
+// A zero Pos means the feeder was attached from outside the flow file (wsbench run -data).
 type Data struct {
 	File   string
 	As     string // template prefix, default "data": {{data.column}}

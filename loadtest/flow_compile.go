@@ -140,6 +140,9 @@ func Compile(f *Flow, baseDir string) (*Program, error) {
 	if f.Data != nil {
 		fd, err := loadFeed(resolve(baseDir, f.Data.File), f.Data.Unique)
 		if err != nil {
+			if f.Data.Pos == (Pos{}) { // attached from outside the file (wsbench run -data): its error names its own place
+				return nil, &FlowError{Pos: Pos{File: "data"}, Err: err}
+			}
 			return nil, fail(f.Data.Pos, "data", err)
 		}
 		p.feed = fd

@@ -31,7 +31,7 @@ func loadFeed(path string, unique bool) (*feed, error) {
 		return nil, fmt.Errorf("%s: empty: want a header row naming the columns", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, csvErr(path, len(header), err)
 	}
 	fd := &feed{cols: map[string]int{}, unique: unique, file: path}
 	for i, h := range header {
@@ -50,7 +50,7 @@ func loadFeed(path string, unique bool) (*feed, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, csvErr(path, len(header), err)
 		}
 		row := make([][]byte, len(rec))
 		for i, v := range rec {
@@ -62,6 +62,19 @@ func loadFeed(path string, unique bool) (*feed, error) {
 		return nil, fmt.Errorf("%s: a header row and no data rows", path)
 	}
 	return fd, nil
+}
+
+// csvErr names the file and line of a CSV error (file:line: cause, as compilers do), and
+// says what a row with the wrong number of fields was held to.
+func csvErr(path string, cols int, err error) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if errors.Is(pe.Err, csv.ErrFieldCount) {
+		return fmt.Errorf("%s:%d: %w: want %d, as the header row has", path, pe.Line, pe.Err, cols)
+	}
+	return fmt.Errorf("%s:%d:%d: %w", path, pe.Line, pe.Column, pe.Err)
 }
 
 // row returns connection id's row.

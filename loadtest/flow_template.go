@@ -76,6 +76,11 @@ func (sc *scope) lookup(name string) (tpart, error) {
 		return tpart{kind: tUUID}, nil
 	}
 	if v, ok := sc.params[name]; ok {
+		// A data column of the parameter's name gives it per connection: credentials
+		// (login, password, token) from a CSV without editing the flow.
+		if i, ok := sc.cols[name]; ok {
+			return tpart{kind: tData, a: int64(i)}, nil
+		}
 		return tpart{kind: tLit, lit: []byte(v)}, nil
 	}
 	if sc.dataAs != "" && strings.HasPrefix(name, sc.dataAs+".") {

@@ -87,13 +87,7 @@ func TestFlowShardsMergeExactly(t *testing.T) {
 	for i := range 12 {
 		fmt.Fprintf(&csv, "user%d,g%d\n", i, i%2)
 	}
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	write("users.csv", csv.String())
 	flow := write("f.yaml", `# each connection says its row's name, then 300 requests in all at 3000/s for the fleet
 data: {file: users.csv, as: user, unique: true}
@@ -179,4 +173,77 @@ func TestEchoAsUserFlowCountsOnce(t *testing.T) {
 	if m.SentTotal == 0 || m.ReceivedTotal != m.SentTotal || m.Lost != 0 || m.Duplicates != 0 || r.Latency.Count != m.Received {
 		t.Fatalf("messages %+v, latency count %d", m, r.Latency.Count)
 	}
+}
+
+// -data attaches a CSV to a flow that has no data: of its own: a column named like a
+// parameter gives it per connection (here each connection must say its own name back), and a
+// broken file fails the run before any dial with file:line.
+func TestRunDataAttachesCSVToAnyFlow(t *testing.T) {
+	s, err := testserver.Start(testserver.Options{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
+	flow := write("f.yaml", `params:
+  name: nobody
+connections: 4
+flow:
+  - send: 'I am {{name}}'
+  - expect: {equals: 'I am user{{id}}'}
+    label: named
+    others: fail
+`)
+	creds := write("creds.csv", "name,password\nuser0,a\nuser1,b\nuser2,c\nuser3,d\n")
+	js := filepath.Join(dir, "r.json")
+	code, out, errs := wsbench(t, "run", "-flow", flow, "-data", creds, "-data-unique", "-q", "-json", js, s.URL()+"/echo")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	r, err := loadtest.ReadResult(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Count("named").Total != 4 {
+		t.Fatalf("named %+v, errors %+v", r.Count("named"), r.Errors)
+	}
+	// an embedded flow takes it too
+	code, out, errs = wsbench(t, "run", "-flow", "echo-json", "-data", write("bodies.csv", "body\nx\ny\n"), "-c", "2", "-d", "300ms", "-q", s.URL()+"/echo")
+	if code == 2 {
+		t.Fatalf("embedded flow with -data: exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, c := range []struct{ csv, want string }{
+		{"name,password\nuser0,a\nuser1,b,extra\n", "bad.csv:3: wrong number of fields: want 2, as the header row has"},
+		{"name\n\"user0\n", "bad.csv:2:"},
+		{"", "bad.csv: empty"},
+	} {
+		bad := write("bad.csv", c.csv)
+		code, _, errs = wsbench(t, "run", "-flow", flow, "-data", bad, "-q", "ws://127.0.0.1:1/")
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("%q: exit %d, %s (want %q)", c.csv, code, errs, c.want)
+		}
+	}
+	code, _, errs = wsbench(t, "run", "-flow", flow, "-data", filepath.Join(dir, "missing.csv"), "-q", "ws://127.0.0.1:1/")
+	if code != 2 || !strings.Contains(errs, "missing.csv") {
+		t.Errorf("missing file: exit %d, %s", code, errs)
+	}
+	code, _, errs = wsbench(t, "run", "-flow", flow, "-data", creds, "-data-unique", "-c", "5", "-q", "ws://127.0.0.1:1/")
+	if code != 2 || !strings.Contains(errs, "5 connections need 5 rows, the file has 4") {
+		t.Errorf("unique rows short: exit %d, %s", code, errs)
+	}
+	code, _, errs = wsbench(t, "run", "-data", creds, "-q", "ws://127.0.0.1:1/")
+	if code != 2 || !strings.Contains(errs, "-data feeds a flow") {
+		t.Errorf("-data without -flow: exit %d, %s", code, errs)
+	}
+}
+
+// writeFile writes body to dir/name and returns the path.
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -66,6 +66,13 @@ func (pl *plan) setup(stderr io.Writer) (cleanup func(), err error) {
 		cfg.Progress = stderr
 		cfg.ProgressTTY = isTerminal(stderr)
 	}
+	if f.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return cleanup, fmt.Errorf("-cpuprofile: %v", err)
+		}
+		undo = append(undo, stopProfile)
+	}
 	if f.prometheus != "" {
 		what := string(cfg.Scenario)
 		if cfg.Flow != nil {

@@ -66,6 +66,8 @@ func (f *runFlags) plan(urls []string) (*plan, error) {
 		}
 	} else if len(f.set) > 0 {
 		return nil, errors.New("-set applies to a flow's parameters: give -flow FILE|NAME")
+	} else if f.data != "" || f.dataUnique {
+		return nil, errors.New("-data feeds a flow: give -flow FILE|NAME")
 	}
 	if f.payload != "" {
 		b, err := os.ReadFile(f.payload)
@@ -134,6 +136,9 @@ func (pl *plan) loadFlow() error {
 	if err != nil {
 		return err
 	}
+	if f.data != "" {
+		attachData(fl, f.data, f.dataUnique, dir)
+	}
 	prog, err := loadtest.Compile(fl, dir)
 	if err != nil {
 		return err
@@ -182,6 +187,22 @@ func readFlow(name string, set map[string]string) (*loadtest.Flow, string, error
 		fl.Name = name
 	}
 	return fl, "", nil
+}
+
+// attachData gives the flow the CSV of -data (relative to the working directory, not to
+// the flow file), keeping the template prefix (as:) of a data: the flow may declare.
+func attachData(fl *loadtest.Flow, path string, unique bool, flowDir string) {
+	if flowDir != "" && !filepath.IsAbs(path) {
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+	}
+	d := &loadtest.Data{File: path, Unique: unique}
+	if fl.Data != nil {
+		d.As = fl.Data.As
+		d.Unique = unique || fl.Data.Unique
+	}
+	fl.Data = d
 }
 
 func readLines(path string) ([]string, error) {

@@ -43,7 +43,8 @@ type runFlags struct {
 	protos                                        listFlag
 	serverLoops                                   int
 	pushInterval                                  time.Duration
-	flow, reconnect                               string
+	flow, reconnect, data, cpuProfile             string
+	dataUnique                                    bool
 	dial                                          dialflags.Flags // -proxy, -cacert, -cert, -key, -insecure
 	set                                           headerFlag
 	modelSet, sizeSet                             bool
@@ -112,8 +113,11 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.BoolVar(&f.compress, "compress", false, "offer permessage-deflate (engine defaults: level 1, messages under 128 bytes sent uncompressed); the report says on how many connections the server accepted it")
 	f.dial.Register(fs)
 	fs.BoolVar(&f.quiet, "q", false, "no live progress on stderr")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of wsbench itself, over the whole run, to FILE (go tool pprof FILE)")
 	fs.StringVar(&f.flow, "flow", "", "run a flow: a flow FILE or the NAME of an embedded one (wsbench flows); -c, -d, -warmup, -ramp and a URL override the flow's own")
 	fs.Var(&f.set, "set", "set a flow parameter, NAME=VALUE (repeatable)")
+	fs.StringVar(&f.data, "data", "", "-flow: a CSV FILE with a header row, one row per connection (id mod rows); a column named like a flow parameter gives it per connection (e.g. login,passcode for stomp-chat); columns are also {{data.NAME}}; replaces the flow's own data: file")
+	fs.BoolVar(&f.dataUnique, "data-unique", false, "-data: connection id gets row id exactly; fewer rows than connections is an error")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: wsbench run [flags] [URL...]   (wsbench alone runs the default; wsbench find [flags] [URL...]; wsbench merge FILES)\n\n"+
 			"Connections are spread round robin over the URLs. Flags:\n")
