@@ -57,6 +57,7 @@ func (s *Session) start(c *engine.Conn) {
 	s.mu.Lock()
 	s.conn = c
 	s.wait = waitNone
+	s.onLoop = true
 	now := s.r.clk.Now()
 	s.advance(now)
 	s.rearm()
@@ -187,7 +188,7 @@ func (s *Session) advance(now int64) {
 		case opClose:
 			s.done()
 			s.cs.selfClose.Store(true)
-			closeAsync(s.conn, engine.CloseCode(in.code), in.reason)
+			s.close(engine.CloseCode(in.code), in.reason)
 			return
 		case opGo:
 			if err := in.fn(s); err != nil {
@@ -263,15 +264,20 @@ func (s *Session) done() {
 func (s *Session) end() {
 	s.done()
 	if s.conn != nil && !s.cs.selfClose.Swap(true) {
-		closeAsync(s.conn, engine.CloseNormal, "wsbench: flow ended")
+		s.close(engine.CloseNormal, "wsbench: flow ended")
 	}
 }
 
-// closeAsync starts the close handshake without waiting for it here: Conn.CloseWith waits
-// for the server's close frame, which the connection's own event loop reads — and steps run
-// on that loop (or hold the session's lock that the loop's next callback needs), so waiting
-// in place would stall every connection of the loop until the close timeout.
-func closeAsync(c *engine.Conn, code engine.CloseCode, reason string) {
+// close starts the close handshake. In the connection's own callbacks (s.onLoop) CloseWith
+// starts it and returns. A step run by a sender's timer must not wait for the server's
+// answer either: the connection's loop needs the session's lock, held here, to read it, and
+// the sender has other connections' wake-ups due — so there the wait is left to a goroutine.
+func (s *Session) close(code engine.CloseCode, reason string) {
+	if s.onLoop {
+		_ = s.conn.CloseWith(code, reason)
+		return
+	}
+	c := s.conn
 	go func() { _ = c.CloseWith(code, reason) }()
 }
 
@@ -363,6 +369,7 @@ func (r *run) flowTimer(idx int, due int64) int64 {
 	if s.conn == nil || s.wait == waitDone && len(s.pend) == 0 {
 		return -1
 	}
+	s.onLoop = false
 	s.wake(r.clk.Now())
 	if w := s.nextWake(); w > 0 {
 		s.armed = w
@@ -378,6 +385,7 @@ func (s *Session) onMessage(typ engine.MessageType, data []byte) {
 	now := r.clk.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.onLoop = true
 	if r.user { // the built-in scenarios count the stamps they take
 		st.recv.Add(1)
 		if now >= r.warmEnd {

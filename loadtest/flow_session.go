@@ -33,6 +33,7 @@ type Session struct {
 	scratch []byte // matcher rendering
 	rng     uint64
 	armed   int64 // the earliest wake-up already in the timer heap (0: none)
+	onLoop  bool  // the step running now runs in an engine callback (not a sender's timer)
 }
 
 type waitKind uint8
