@@ -148,6 +148,13 @@ type Config struct {
 	Drain time.Duration
 	// ConnectTimeout per dial (default 8 s).
 	ConnectTimeout time.Duration
+	// ConnectRetries dials a connection again, up to this many more times in the run, when
+	// its dial fails (refused, timed out, upgrade rejected): after 100 ms, doubling up to 5 s,
+	// with jitter, so that a server still busy with the connections it has gets its breath.
+	// 0 (default): a failed dial is final. The connect time counts from the first attempt's
+	// intended start; attempts that failed before one succeeded are counted as retries, not
+	// errors.
+	ConnectRetries int
 	// TLSConfig for wss:// targets and https:// proxies (nil: verify against the system roots).
 	TLSConfig *tls.Config
 	// Proxy picks the proxy to dial through, as engine.DialOptions.Proxy: nil is the
@@ -230,6 +237,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Reconnect != nil && c.Scenario != Echo && c.Scenario != Soak {
 		return fmt.Errorf("reconnecting applies to the echo and soak scenarios and to flows, not %s (a push's sequence numbers restart on a new connection)", c.Scenario)
+	}
+	if c.ConnectRetries < 0 {
+		return fmt.Errorf("connect retries %d: want 0 or more", c.ConnectRetries)
+	}
+	if c.ConnectRetries > 0 && c.Scenario == Connect {
+		return errors.New("connect retries do not apply to the connect scenario: its dials are what it measures")
 	}
 	if c.Reconnect != nil && c.Messages > 0 {
 		return errors.New("reconnecting applies to runs with a duration, not a message count (a returning connection starts its flow again)")

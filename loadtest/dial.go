@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,11 @@ func (r *run) dialOptions(cs *connState) *engine.DialOptions {
 func (r *run) dial(ctx context.Context, cs *connState, intended int64) {
 	start := r.clk.Now()
 	_, err := r.eng.Dial(ctx, r.cfg.target(cs.id), r.dialOptions(cs))
+	for try := 0; err != nil && try < r.cfg.ConnectRetries && r.sending.Load() && sleepCtx(ctx, retryDelay(try)); try++ {
+		r.dialRetries.Add(1)
+		start = r.clk.Now()
+		_, err = r.eng.Dial(ctx, r.cfg.target(cs.id), r.dialOptions(cs))
+	}
 	done := r.clk.Now()
 	if err != nil {
 		cs.down.Store(true)
@@ -121,6 +127,26 @@ func (r *run) dial(ctx context.Context, cs *connState, intended int64) {
 	recordNs(r.connectH, done-intended)
 	r.recordPhasesLocked(cs, start)
 	r.dialMu.Unlock()
+}
+
+// retryDelay is the wait before dial retry n (0-based): 100 ms doubling to 5 s, ±50%, so
+// that the dials a busy server refused together do not come back together.
+func retryDelay(n int) time.Duration {
+	d := 100 * time.Millisecond << min(n, 6)
+	d = min(d, 5*time.Second)
+	return time.Duration(float64(d) * (0.5 + rand.Float64()))
+}
+
+// sleepCtx waits d; false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // recordPhasesLocked records where a successful dial's time went (under dialMu): the proxy

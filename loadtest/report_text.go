@@ -103,6 +103,9 @@ func (r *Result) WriteText(w io.Writer) {
 	} else {
 		conns = fmt.Sprintf("%s of %s opened, %s failed, %s dropped (peak %s open)", fmtCount(c.Opened), fmtCount(c.Target), fmtCount(c.Failed), fmtCount(c.Dropped), fmtCount(c.Peak))
 	}
+	if c.Retries > 0 {
+		conns += fmt.Sprintf("; %s dials retried", fmtCount(c.Retries))
+	}
 	fmt.Fprintf(w, "connections  %s\n", conns)
 	if rc := r.Reconnect; rc != nil {
 		d := rc.Disconnected

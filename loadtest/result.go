@@ -100,6 +100,9 @@ type ConnCounts struct {
 	Deflate int64 `json:"deflate,omitempty"`
 	// UpgradesPerS is the handshake rate in the measured window (connect).
 	UpgradesPerS float64 `json:"upgrades_per_s,omitempty"`
+	// Retries are dials made again after one failed (Config.ConnectRetries); a connection
+	// that opened on a retry counts as opened, one whose every attempt failed as failed.
+	Retries int64 `json:"retries,omitempty"`
 }
 
 // MsgCounts are about messages. Sent and Received cover the measured window (by intended
@@ -274,6 +277,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 		c.Target += p.Connections.Target
 		c.Opened += p.Connections.Opened
 		c.Failed += p.Connections.Failed
+		c.Retries += p.Connections.Retries
 		c.Dropped += p.Connections.Dropped
 		c.Peak += p.Connections.Peak
 		c.Deflate += p.Connections.Deflate

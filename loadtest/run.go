@@ -41,6 +41,7 @@ type run struct {
 	deflate          atomic.Int64 // connections on which permessage-deflate was negotiated
 	cancelledDials   atomic.Int64
 	opened, failed   atomic.Int64
+	dialRetries      atomic.Int64 // Config.ConnectRetries: dials made again after one failed
 	dropped          atomic.Int64
 	redialing        atomic.Int64 // Config.Reconnect: connections down, waiting for a redial
 	reconnects       atomic.Int64

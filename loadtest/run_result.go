@@ -32,6 +32,7 @@ func (r *run) result(sendEnd int64, ru0, ru1 *unix.Rusage) *Result {
 	c := &res.Connections
 	c.Target = int64(len(ids))
 	c.Opened, c.Failed, c.Dropped, c.Peak = r.opened.Load(), r.failed.Load(), r.dropped.Load(), r.peak.Load()
+	c.Retries = r.dialRetries.Load()
 	if cfg.Compression != nil {
 		res.Config.Compress = true
 		c.Deflate = r.deflate.Load()

@@ -30,7 +30,7 @@ func (f *runFlags) plan(urls []string) (*plan, error) {
 		Scenario: loadtest.Scenario(f.scenario), Conns: f.conns, Duration: f.duration, Messages: f.messages,
 		Rate: f.rate, PerConnRate: f.perConn, Size: f.size, Binary: f.binary, Headers: f.headers,
 		Subprotocols: f.protos, Ping: f.ping, Warmup: f.warmup, Ramp: f.ramp, Drain: f.drain,
-		ConnectTimeout: f.connectTimeout, Loops: f.loops,
+		ConnectTimeout: f.connectTimeout, ConnectRetries: f.connectRetries, Loops: f.loops,
 	}
 	if f.reconnect != "" {
 		p, err := parseReconnect(f.reconnect)

@@ -33,7 +33,7 @@ type runFlags struct {
 	messages                                      int64
 	rate, ramp                                    float64
 	perConn                                       bool
-	size, loops                                   int
+	size, loops, connectRetries                   int
 	binary, compress, find, quiet                 bool
 	payload, tokens, jsonOut, htmlOut, slo        string
 	sourceIPs, shard, startAt, prometheus         string
@@ -98,6 +98,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	fs.Float64Var(&f.ramp, "ramp", 0, "connections opened per second over all shards (0: as fast as dials go)")
 	fs.DurationVar(&f.drain, "drain", loadtest.DefaultDrain, "wait this long for outstanding replies after the last send")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 8*time.Second, "per dial: TCP connect and upgrade")
+	fs.IntVar(&f.connectRetries, "connect-retries", 0, "dial a connection whose dial failed again, up to N more times in the run (after 100 ms doubling to 5 s, jittered); the report counts the retries")
 	fs.StringVar(&f.jsonOut, "json", "", "write the full result (histograms included, mergeable) to FILE ('-' for stdout)")
 	fs.StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report with charts to FILE")
 	fs.StringVar(&f.slo, "slo", "", "objectives, e.g. 'p99<50ms,p99.9<200ms,errors<0.1%'; the exit status is 1 when one fails")
