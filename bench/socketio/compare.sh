@@ -25,7 +25,8 @@
 # (chat text bytes, 64), RAMP (connections/s, 1000), TOOLS, FLOW (wsbench's: the embedded
 # socketio-chat, or a file), SLO_Q (p99 or p50: the percentile MODE=max holds to), SLO_MS (MODE=max: p99 say → ack
 # limit, 250), MEMCAP_MB (a client above this RSS is stopped and the run counted as failed,
-# 8192), OUT (a new temporary directory), WSBENCH (binary; built when unset), K6 (default
+# 8192), OUT (a new temporary directory), WSBENCH (binary; built when unset), WSBENCH_ARGS
+# (more wsbench run flags, e.g. -connect-retries 5), K6 (default
 # k6 on PATH or ~/go/bin/k6: GOFLAGS= go install go.k6.io/k6@v1.8.1), ARTILLERY (default
 # bench/artillery/node_modules/.bin/artillery: cd bench/artillery && npm ci --ignore-scripts).
 set -uo pipefail
@@ -150,7 +151,7 @@ runone() { # tool n rep
 	wsbench)
 		setsid "$WSBENCH" run -flow "$FLOW" -c "$n" -ramp "$RAMP" -d "${total}s" -warmup 0s -q \
 			-set every="${EVERY}ms" -set rooms="$rooms" -set text="$(head -c "$SIZE" /dev/zero | tr '\0' a)" \
-			-json "$OUT/$tag.json" "$url" >"$OUT/$tag.out" 2>"$OUT/$tag.err" &
+			${WSBENCH_ARGS:-} -json "$OUT/$tag.json" "$url" >"$OUT/$tag.out" 2>"$OUT/$tag.err" &
 		;;
 	k6)
 		setsid "$K6" run -q --no-usage-report -e URL="$url" -e VUS="$n" -e DURATION="$total" -e EVERY="$EVERY" \
