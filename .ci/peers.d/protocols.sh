@@ -2,7 +2,7 @@
 # a JSON market-data feed): sourced by .ci/install-peers, which defines apt_install and say.
 #   - Debian's rabbitmq-server (Web STOMP and Web MQTT plugins ship with it) and mosquitto (built
 #     with WebSocket listeners), started per test package by loadtest/flows/testdata/brokers/*.sh;
-#   - Node's socket.io, graphql-ws, graphql and ws, exactly as pinned in
+#   - Node's socket.io (with @socket.io/cluster-adapter), graphql-ws, graphql and ws, exactly as pinned in
 #     loadtest/flows/testdata/node/package-lock.json (npm ci).
 # No system service is started or used: where no policy-rc.d exists, one that refuses to start
 # services is put in place for the length of the install.

@@ -26,7 +26,8 @@
 # socketio-chat, or a file), SLO_Q (p99 or p50: the percentile MODE=max holds to), SLO_MS (MODE=max: p99 say → ack
 # limit, 250), MEMCAP_MB (a client above this RSS is stopped and the run counted as failed,
 # 8192), OUT (a new temporary directory), WSBENCH (binary; built when unset), WSBENCH_ARGS
-# (more wsbench run flags, e.g. -connect-retries 5), K6 (default
+# (more wsbench run flags, e.g. -connect-retries 5), SERVER_WORKERS (socket.io server
+# processes on the one port, Node's cluster module with @socket.io/cluster-adapter: 1), K6 (default
 # k6 on PATH or ~/go/bin/k6: GOFLAGS= go install go.k6.io/k6@v1.8.1), ARTILLERY (default
 # bench/artillery/node_modules/.bin/artillery: cd bench/artillery && npm ci --ignore-scripts).
 set -uo pipefail
@@ -47,6 +48,7 @@ MODE=${MODE:-compare}
 SLO_MS=${SLO_MS:-250}
 SLO_Q=${SLO_Q:-p99}
 MEMCAP_MB=${MEMCAP_MB:-8192}
+SERVER_WORKERS=${SERVER_WORKERS:-1}
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/wsbench-socketio-XXXXXX")}
 mkdir -p "$OUT"
 SERVER_JS=$root/loadtest/flows/testdata/node/socketio-chat.js
@@ -84,7 +86,7 @@ start_server() {
 	port=$((port + 1))
 	while port_busy $port; do port=$((port + 1)); done
 	: >"$OUT/srv.out"
-	node "$SERVER_JS" --port "$port" --ignore-stdin >"$OUT/srv.out" 2>"$OUT/srv.err" &
+	node "$SERVER_JS" --port "$port" --ignore-stdin --workers "$SERVER_WORKERS" >"$OUT/srv.out" 2>"$OUT/srv.err" &
 	srv=$!
 	for _ in $(seq 100); do grep -q LISTENING "$OUT/srv.out" && return 0; sleep 0.1; done
 	echo "compare: server did not start: $(cat "$OUT/srv.err")" >&2
@@ -222,7 +224,7 @@ runone() { # tool n rep
 
 header="tool\tconns\trep\topen\tmsgs\tcpu_s\tcpu_s_per_1k\tmaxrss_kib\tkib_per_conn\tp50\tp99\tload0\tload1\tnote"
 printf "%b\n" "$header" | tee "$OUT/runs.tsv"
-echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') mode=$MODE NS=$NS REPEATS=$REPEATS DUR=$DUR EVERY=${EVERY}ms ROOM_SIZE=$ROOM_SIZE SIZE=$SIZE RAMP=$RAMP wsfleet $(git -C "$root" rev-parse --short HEAD 2>/dev/null)" >"$OUT/params.txt"
+echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') mode=$MODE server_workers=$SERVER_WORKERS NS=$NS REPEATS=$REPEATS DUR=$DUR EVERY=${EVERY}ms ROOM_SIZE=$ROOM_SIZE SIZE=$SIZE RAMP=$RAMP wsfleet $(git -C "$root" rev-parse --short HEAD 2>/dev/null)" >"$OUT/params.txt"
 read -r -a tools <<<"$TOOLS"
 declare -A broke=()
 exec 9>/tmp/wsfleet-bench.lock

@@ -9,10 +9,13 @@ import (
 // (testdata/node/socketio-chat.js), over ws://, wss:// and with permessage-deflate: Engine.IO
 // open, namespace connect, every server ping answered, each say's ack matched by its ack id,
 // room broadcasts counted and timed from the sender's stamp — and both latencies at least the
-// server's own delay.
+// server's own delay. The cluster variant runs the server as two worker processes joined by
+// @socket.io/cluster-adapter (the benchmarks' server for many connections): rooms span the
+// workers, and the server's counts are the workers' summed.
 func TestSocketIOChat(t *testing.T) {
 	cert := newTestCert(t)
-	for _, v := range nodeVariants(cert) {
+	variants := append(nodeVariants(cert), serverVariant{name: "cluster", args: []string{"--workers", "2"}})
+	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
 			const (

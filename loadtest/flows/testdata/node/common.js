@@ -44,13 +44,21 @@ function parseArgs(prog, argv, spec, defaults) {
 }
 
 // httpServer returns an HTTPS server when tls is [certFile, keyFile], else a plain one. Its
-// request handler answers GET /stats with stats() as JSON and 404 for anything else that no
-// WebSocket library claimed.
+// request handler answers GET /stats with stats() (an object, or a promise of one) as JSON and
+// 404 for anything else that no WebSocket library claimed.
 function httpServer(tls, stats) {
   const handler = (req, res) => {
     if (req.method === 'GET' && req.url === '/stats') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(stats()));
+      Promise.resolve(stats()).then(
+        (s) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(s));
+        },
+        (err) => {
+          res.writeHead(500);
+          res.end(String(err));
+        }
+      );
       return;
     }
     if (res.headersSent || res.writableEnded) return;
