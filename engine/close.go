@@ -24,7 +24,7 @@ import (
 //   - closeSent: our close frame is out, or we echoed the server's (closeFrame), or a
 //     violation's close was queued (forceClose). Both frames exchanged, the loop closes TCP
 //     (RFC 6455 §7.1.1 lets the client do so at once).
-//   - the socket gone (onClose, finishClose): s.fdGone, then s.ended; c.lastErr says why.
+//   - the socket gone (onClose, finishClose): s.end.Gone(), then s.ended; c.lastErr says why.
 //     Either a reconnection follows (reconnect.go, which starts again at closeOpen) or
 //     c.finalErr is set for good (endLocked).
 //
@@ -220,16 +220,14 @@ func (s *session) forceClose(code codec.CloseCode, err error) {
 // onClose ends the session once gnet has dropped the socket, for whatever reason, and tells
 // the application: the dialer, the Handler, Recv or the owner.
 func (s *session) onClose(netErr error) {
-	if s.inWrite {
-		// gnet closes from inside our own write, with c.mu held: mark the descriptor gone
-		// now and finish once the lock is free.
-		s.fdGone = true
-		s.closeDeferred, s.deferredErr = true, netErr
+	if !s.end.CloseArrived(netErr) {
+		// gnet closes from inside our own write, with c.mu held: the descriptor is marked
+		// gone now and the writer finishes once the lock is free (afterWrite).
 		return
 	}
 	netErr = s.pendingSocketError(netErr)
 	s.c.mu.Lock()
-	s.fdGone = true // gnet closes the descriptor when OnClose returns
+	s.end.MarkGone() // gnet closes the descriptor when OnClose returns
 	s.c.mu.Unlock()
 	s.finishClose(netErr)
 }

@@ -83,8 +83,6 @@ type session struct {
 	bridge *transport.TLSBridge
 	pf     *pendingFail  // a protocol failure held back for the application (fail.go)
 	infl   *inflateState // permessage-deflate receive side, nil when off (inflate.go)
-	// why gnet closed the socket from inside our own write (see closeDeferred)
-	deferredErr error
 
 	// The frame reader (read.go).
 	cur       codec.Header
@@ -100,18 +98,18 @@ type session struct {
 	closeDue   int64 // the server's answer to our close frame is due, 0 if not waiting
 
 	// The frame reader, continued.
-	hdr     [codec.MaxHeaderSize]byte // a frame header split across reads
-	hdrN    uint8
-	msgType codec.Opcode
-	checker codec.FrameChecker
-	utf8    codec.UTF8Validator
+	hdr       [codec.MaxHeaderSize]byte // a frame header split across reads
+	hdrN      uint8
+	msgType   codec.Opcode
+	checker   codec.FrameChecker
+	utf8      codec.UTF8Validator
+	frameOpen bool // read.go: a frame's payload is still coming
+	ended     bool // the session is over (finishClose ran)
 
-	// The socket's end (close.go).
-	fdGone        bool // under c.mu: gnet is closing the socket; nobody may write to fd
-	inWrite       bool // loop-owned: inside gnet's Write, holding c.mu
-	closeDeferred bool // gnet closed the socket inside our write: finish once the lock is free
-	frameOpen     bool // read.go: a frame's payload is still coming
-	ended         bool // the session is over (finishClose ran)
+	// The socket's end (close.go): whether gnet is closing it (end.Gone, under c.mu: nobody
+	// may write to fd then) and a close gnet reported from inside our own write, held until
+	// c.mu is free (transport.SocketEnd).
+	end transport.SocketEnd
 }
 
 // dialState is what a session needs only while it dials and upgrades, dropped once the

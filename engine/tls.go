@@ -22,7 +22,7 @@ func (s *session) cipherPending() bool { return s.bridge != nil && s.bridge.Pend
 
 // The session's socket as the TLS bridge sees it (transport.Socket), under c.mu.
 
-func (s *session) Gone() bool         { return s.fdGone }
+func (s *session) Gone() bool         { return s.end.Gone() }
 func (s *session) LoopWrite(p []byte) { _, _ = s.gc.Write(p) }
 func (s *session) Fd() int            { return s.fd }
 
@@ -125,10 +125,10 @@ func (s *session) consumeTLS(raw []byte) gnet.Action {
 			return gnet.None
 		}
 		c.mu.Lock()
-		s.inWrite = true
+		s.end.Writing()
 		b.SetDirect(false)
 		n, err := s.tls.Read(plain)
-		s.inWrite = false
+		s.end.Wrote()
 		c.mu.Unlock()
 		if n > 0 {
 			// A held-back violation (deferFail) stops reading too: nothing after it is parsed.
@@ -137,7 +137,7 @@ func (s *session) consumeTLS(raw []byte) gnet.Action {
 			}
 		}
 		if err != nil {
-			if errors.Is(err, transport.ErrWouldBlock) || s.fdGone {
+			if errors.Is(err, transport.ErrWouldBlock) || s.end.Gone() {
 				return gnet.None
 			}
 			// A bad record, a TLS alert, or the server's close_notify.
@@ -159,11 +159,11 @@ func (s *session) closeNotify() {
 	s.bridge.Notified = true
 	c := s.c
 	c.mu.Lock()
-	if !s.fdGone {
-		s.inWrite = true
+	if !s.end.Gone() {
+		s.end.Writing()
 		s.bridge.SetDirect(false)
 		_ = s.tls.CloseWrite()
-		s.inWrite = false
+		s.end.Wrote()
 	}
 	c.mu.Unlock()
 	s.afterWrite()

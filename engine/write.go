@@ -211,10 +211,10 @@ func (s *session) pollRoomLocked() bool {
 	if !c.roomWaitedLocked() {
 		return false
 	}
-	if !s.fdGone {
+	if !s.end.Gone() {
 		c.sockBuffered = clampInt32(s.gc.OutboundBuffered())
 	}
-	if c.pendingLocked() < c.opts.MaxPendingBytes || s.fdGone {
+	if c.pendingLocked() < c.opts.MaxPendingBytes || s.end.Gone() {
 		c.wakeRoomLocked()
 		return false
 	}
@@ -232,7 +232,7 @@ func (c *Conn) wakeRoomLocked() {
 // canWriteDirectLocked says whether a frame may go straight to the socket from the calling
 // goroutine: nothing is queued before it and the loop is not inside this connection.
 func (c *Conn) canWriteDirectLocked(s *session) bool {
-	return c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.fdGone && !s.cipherPending()
+	return c.out == nil && !c.inLoop && !c.flushQueued && c.sockBuffered == 0 && !s.end.Gone() && !s.cipherPending()
 }
 
 // writeDirectLocked writes a frame on the calling goroutine when nothing is queued before it:
@@ -286,17 +286,17 @@ func (s *session) Flush() {
 // socket cannot take in its outbound buffer. Runs on the loop, holding c.mu.
 func (s *session) writeLocked() {
 	c := s.c
-	if c.sess != s || s.fdGone {
+	if c.sess != s || s.end.Gone() {
 		return
 	}
 	if s.cipherPending() {
 		// Ciphertext a sender's write left behind goes first.
 		cb := s.bridge.TakePending()
-		s.inWrite = true
+		s.end.Writing()
 		_, _ = s.gc.Write(cb.B)
-		s.inWrite = false
+		s.end.Wrote()
 		pool.Put(cb)
-		if s.fdGone {
+		if s.end.Gone() {
 			return
 		}
 	}
@@ -311,16 +311,16 @@ func (s *session) writeLocked() {
 		c.close = closeSent
 	}
 	n := len(b.B)
-	s.inWrite = true
+	s.end.Writing()
 	if s.tls != nil {
 		s.bridge.SetDirect(false)
 		_, _ = s.tls.Write(b.B) // encrypted, then through the bridge to gnet
 	} else {
 		_, _ = s.gc.Write(b.B) // a failed write closes the connection: OnClose is deferred (see onClose)
 	}
-	s.inWrite = false
+	s.end.Wrote()
 	pool.Put(b)
-	if s.fdGone {
+	if s.end.Gone() {
 		return
 	}
 	s.l.stats.msgsOut.Add(int64(msgs))
@@ -337,9 +337,8 @@ func (s *session) writeLocked() {
 
 // afterWrite completes a close that gnet reported from inside writeLocked, now that c.mu is free.
 func (s *session) afterWrite() {
-	if s.closeDeferred {
-		s.closeDeferred = false
-		s.finishClose(s.deferredErr)
+	if err, ok := s.end.TakeDeferred(); ok {
+		s.finishClose(err)
 	}
 }
 

@@ -71,7 +71,7 @@ func classify(err error) string {
 		return kindProxyPrefix + classify(prx.Err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return KindRefused
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
+	case errors.Is(err, engine.ErrNoLocalPort), errors.Is(err, syscall.EADDRNOTAVAIL):
 		return KindAddrNotAvail
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		return KindTooManyFiles

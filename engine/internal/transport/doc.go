@@ -12,6 +12,9 @@
 //   - gnet's Conn.Write from another goroutine is not allowed; a socket written directly
 //     with write(2) from a sender's goroutine (WriteNow), under the connection's lock, skips
 //     the loop when the socket takes everything.
+//   - gnet calls OnClose from inside a failed Conn.Write, on the loop, before Write returns,
+//     where the writer holds its connection's lock; a close arriving there is recorded and
+//     finished by the writer once the lock is free (SocketEnd).
 //   - gnet reports io.EOF for an epoll error or hang-up with nothing to read; the socket's
 //     SO_ERROR, still readable during OnClose, tells a reset from a FIN (PendingError).
 //   - gnet's Client.EnrollContext returns no error when its poller refuses the socket: it
