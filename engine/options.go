@@ -129,8 +129,9 @@ type Options struct {
 	// Loops is the number of event loops (default GOMAXPROCS). An idle loop waits in
 	// epoll_wait holding a P; when every P is held that way the Go scheduler keeps taking
 	// them back and waking threads to no purpose, so a process whose loops carry a trickle of
-	// messages spends less CPU with GOMAXPROCS one above Loops, at some latency
-	// (docs/benchmarks.md, "Push CPU").
+	// pushed messages spends less CPU with GOMAXPROCS one above Loops, at some latency
+	// (docs/benchmarks.md, "Push CPU"); a request/reply trickle (the Socket.IO chat there)
+	// spends more, so measure before raising it.
 	Loops int
 	// DialConcurrency bounds dials in progress at once (default 512).
 	DialConcurrency int
