@@ -212,7 +212,11 @@ func writeHostile(p func(string, ...any), md []byte, arg string) {
 		lines[0] = "## " + strings.TrimPrefix(lines[0], "# ")
 	}
 	out := strings.Join(lines, "\n")
-	out = strings.ReplaceAll(out, "bash .ci/robustness > docs/robustness.md", "bash .ci/robustness >"+strings.TrimPrefix(arg, " -hostile"))
+	// .ci/robustness names a placeholder (older outputs: docs/robustness.md); name the file.
+	named := "bash .ci/robustness >" + strings.TrimPrefix(arg, " -hostile")
+	for _, placeholder := range []string{"bash .ci/robustness > bench/results/hostile-<time>.md", "bash .ci/robustness > docs/robustness.md"} {
+		out = strings.ReplaceAll(out, placeholder, named)
+	}
 	p("%s\n\n", out)
 }
 
