@@ -26,7 +26,9 @@
 # socketio-chat, or a file), SLO_Q (p99 or p50: the percentile MODE=max holds to), SLO_MS (MODE=max: p99 say → ack
 # limit, 250), MEMCAP_MB (a client above this RSS is stopped and the run counted as failed,
 # 8192), OUT (a new temporary directory), WSBENCH (binary; built when unset), WSBENCH_ARGS
-# (more wsbench run flags, e.g. -connect-retries 5), SERVER_WORKERS (socket.io server
+# (more wsbench run flags, e.g. -connect-retries 5), WSBENCH_<label> (a tool named
+# wsbench-<label> in TOOLS runs that binary, '-' in the label spelled '_' in the variable:
+# bench/socketio/netpoll-experiment.sh), SERVER_WORKERS (socket.io server
 # processes on the one port, Node's cluster module with @socket.io/cluster-adapter: 1), K6 (default
 # k6 on PATH or ~/go/bin/k6: GOFLAGS= go install go.k6.io/k6@v1.8.1), ARTILLERY (default
 # bench/artillery/node_modules/.bin/artillery: cd bench/artillery && npm ci --ignore-scripts).
@@ -64,6 +66,11 @@ for t in $TOOLS; do
 	k6) [ -x "$K6" ] || { echo "compare: no k6 (GOFLAGS= go install go.k6.io/k6@v1.8.1, or K6=path)" >&2; exit 1; } ;;
 	artillery) [ -x "$ARTILLERY" ] || { echo "compare: no artillery (cd bench/artillery && npm ci --ignore-scripts)" >&2; exit 1; } ;;
 	wsbench) ;;
+	wsbench-*)
+		v=WSBENCH_${t#wsbench-}
+		v=${v//-/_}
+		[ -x "${!v:-}" ] || { echo "compare: tool $t needs \$$v, a wsbench binary" >&2; exit 1; }
+		;;
 	*) echo "compare: unknown tool $t" >&2; exit 2 ;;
 	esac
 done
@@ -150,8 +157,14 @@ runone() { # tool n rep
 	local la0
 	la0=$(cut -d' ' -f1 /proc/loadavg)
 	case $tool in
-	wsbench)
-		setsid "$WSBENCH" run -flow "$FLOW" -c "$n" -ramp "$RAMP" -d "${total}s" -warmup 0s -q \
+	wsbench | wsbench-*)
+		local bin=$WSBENCH
+		if [ "$tool" != wsbench ]; then
+			bin=WSBENCH_${tool#wsbench-}
+			bin=${bin//-/_}
+			bin=${!bin}
+		fi
+		setsid "$bin" run -flow "$FLOW" -c "$n" -ramp "$RAMP" -d "${total}s" -warmup 0s -q \
 			-set every="${EVERY}ms" -set rooms="$rooms" -set text="$(head -c "$SIZE" /dev/zero | tr '\0' a)" \
 			${WSBENCH_ARGS:-} -json "$OUT/$tag.json" "$url" >"$OUT/$tag.out" 2>"$OUT/$tag.err" &
 		;;
@@ -201,7 +214,7 @@ runone() { # tool n rep
 	stop_server
 	local p50 p99
 	case $tool in
-	wsbench)
+	wsbench | wsbench-*)
 		read -r p50 p99 < <(jq -r '.metrics[] | select(.name == "say") | .latency | "\(.p50_ms) \(.p99_ms)"' "$OUT/$tag.json" 2>/dev/null)
 		;;
 	k6)
@@ -248,7 +261,7 @@ for n in $NS; do
 done
 
 # Medians per tool and N, and each tool's cost relative to wsbench's.
-awk -F'\t' -v slo="$SLO_MS" 'NR > 1 && !/^#/ && $5 > 0 && $14 == "" {
+awk -F'\t' -v slo="$SLO_MS" -v tools="$TOOLS" 'NR > 1 && !/^#/ && $5 > 0 && $14 == "" {
 	key = $1 SUBSEP $2; k = ++c[key]
 	cpk[key, k] = $7; msgs[key, k] = $5; kib[key, k] = $9; rss[key, k] = $8; p99[key, k] = $11 + 0
 	ns[$2] = 1; tl[$1] = 1
@@ -260,19 +273,19 @@ function med(arr, key, n,    i, j, t, v) {
 }
 END {
 	printf "medians (CPU: user+sys of the client process tree over the window, per 1,000 messages counted by the server)\n"
-	printf "%-10s %7s %4s %10s %12s %10s %10s %12s %10s\n", "tool", "conns", "runs", "msgs", "cpu_s_per_1k", "x_wsbench", "rss_MiB", "KiB_per_conn", "p99"
+	printf "%-24s %7s %4s %10s %12s %10s %10s %12s %10s\n", "tool", "conns", "runs", "msgs", "cpu_s_per_1k", "x_wsbench", "rss_MiB", "KiB_per_conn", "p99"
 	nn = 0
 	for (x in ns) nl[++nn] = x + 0
 	for (i = 1; i <= nn; i++) for (j = i + 1; j <= nn; j++) if (nl[j] < nl[i]) { t = nl[i]; nl[i] = nl[j]; nl[j] = t }
-	split("wsbench k6 artillery", order, " ")
+	nt = split(tools, order, " ")
 	for (a = 1; a <= nn; a++) {
 		n = nl[a]
 		base = med(cpk, "wsbench" SUBSEP n, c["wsbench" SUBSEP n])
-		for (i = 1; i <= 3; i++) {
+		for (i = 1; i <= nt; i++) {
 			key = order[i] SUBSEP n
 			if (!c[key]) continue
 			m = med(cpk, key, c[key])
-			printf "%-10s %7d %4d %10d %12.3f %10.2f %10.1f %12.1f %9.1fms\n", order[i], n, c[key], med(msgs, key, c[key]), m,
+			printf "%-24s %7d %4d %10d %12.3f %10.2f %10.1f %12.1f %9.1fms\n", order[i], n, c[key], med(msgs, key, c[key]), m,
 				(base > 0 ? m / base : 0), med(rss, key, c[key]) / 1024, med(kib, key, c[key]), med(p99, key, c[key])
 		}
 	}
