@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"os"
 	"sync"
 	"time"
 
@@ -17,11 +18,13 @@ type clock interface {
 	NewSleeper() sleeper
 }
 
-// sleeper waits on a clock; each goroutine that sleeps has its own.
+// sleeper waits on a clock; each goroutine that sleeps has its own, and closes it when done.
 type sleeper interface {
 	// SleepUntil returns when Now() >= t or when wake is signalled (or closed), whichever
 	// comes first.
 	SleepUntil(t int64, wake <-chan struct{})
+	// Close releases what the sleeper holds (a timer descriptor).
+	Close()
 }
 
 // realClock reads the monotonic clock relative to Origin.
@@ -40,19 +43,19 @@ func (c *realClock) Wall(t int64) time.Time { return c.Origin.Add(time.Duration(
 func (c *realClock) NewSleeper() sleeper {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &realSleeper{c: c, t: t}
+	return &realSleeper{c: c, t: t, exact: newExactTimer()}
 }
 
 type realSleeper struct {
-	c *realClock
-	t *time.Timer
+	c     *realClock
+	t     *time.Timer
+	exact *exactTimer // nil when no timer descriptor could be had: nanosleep(2) then
 }
 
-// preciseSleep: waits shorter than this end in nanosleep(2) on the sender's thread rather
-// than on a Go timer. Go's timers wake through epoll_wait, whose timeout is in whole
+// preciseSleep: waits shorter than this end on a timer descriptor (exactTimer) rather than
+// on a Go timer. Go's timers wake through epoll_wait, whose timeout is in whole
 // milliseconds: a 200 µs timer sleep lasts about 1 ms when nothing else is running, which
-// would turn a smooth schedule into 1 ms bursts (and show as sender lag). nanosleep wakes
-// within tens of microseconds.
+// would turn a smooth schedule into 1 ms bursts (and show as sender lag).
 const preciseSleep = 2 * time.Millisecond
 
 func (s *realSleeper) SleepUntil(t int64, wake <-chan struct{}) {
@@ -62,11 +65,11 @@ func (s *realSleeper) SleepUntil(t int64, wake <-chan struct{}) {
 			return
 		}
 		if d <= preciseSleep {
-			ts := unix.NsecToTimespec(int64(d))
-			if err := unix.Nanosleep(&ts, nil); err == unix.EINTR {
-				continue
+			if s.exact == nil || s.exact.sleep(d) != nil {
+				ts := unix.NsecToTimespec(int64(d))
+				_ = unix.Nanosleep(&ts, nil) // EINTR: the loop measures again
 			}
-			return
+			continue
 		}
 		s.t.Reset(d - preciseSleep/2) // the last stretch is slept precisely
 		select {
@@ -77,6 +80,46 @@ func (s *realSleeper) SleepUntil(t int64, wake <-chan struct{}) {
 		}
 	}
 }
+
+// Close implements sleeper.
+func (s *realSleeper) Close() {
+	s.t.Stop()
+	if s.exact != nil {
+		s.exact.close()
+	}
+}
+
+// exactTimer sleeps on a timerfd(2) read through Go's netpoller: the kernel's timer wakes
+// within microseconds, like nanosleep(2), but the goroutine parks without holding its
+// thread in a system call. A nanosleep of up to preciseSleep makes the runtime hand the
+// thread's P to another thread and restarts sysmon's 20 µs polling, once per send, which
+// at a few hundred sends a second is a sizeable share of the load tester's own CPU
+// (docs/benchmarks.md, "Where wsbench's CPU goes").
+type exactTimer struct {
+	fd  int      // the timer; never f.Fd(), which would make f blocking
+	f   *os.File // owns fd, registered with the netpoller
+	buf [8]byte
+}
+
+func newExactTimer() *exactTimer {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	return &exactTimer{fd: fd, f: os.NewFile(uintptr(fd), "timerfd")}
+}
+
+// sleep returns after d, or with an error (the caller then sleeps another way).
+func (e *exactTimer) sleep(d time.Duration) error {
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	if err := unix.TimerfdSettime(e.fd, 0, &spec, nil); err != nil {
+		return err
+	}
+	_, err := e.f.Read(e.buf[:]) // the number of expiries, always 1 here
+	return err
+}
+
+func (e *exactTimer) close() { _ = e.f.Close() }
 
 // simClock is simulated time for tests: it moves only when a sleeper sleeps, and then to the
 // requested time plus an overshoot that imitates a busy scheduler (deterministic).
@@ -105,6 +148,9 @@ func (c *simClock) Advance(d time.Duration) {
 func (c *simClock) NewSleeper() sleeper { return simSleeper{c} }
 
 type simSleeper struct{ c *simClock }
+
+// Close implements sleeper.
+func (simSleeper) Close() {}
 
 func (s simSleeper) SleepUntil(t int64, wake <-chan struct{}) {
 	select {

@@ -8,6 +8,7 @@ import (
 func (r *run) collect(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	sl := r.clk.NewSleeper()
+	defer sl.Close()
 	for sec := int64(1); ; sec++ {
 		sl.SleepUntil(r.t0+sec*1e9, stop)
 		select {

@@ -28,6 +28,7 @@ func (r *run) startConnect(ctx context.Context, ids []int, wg *sync.WaitGroup) {
 		defer wg.Done()
 		sem := make(chan struct{}, 1024)
 		sl := r.clk.NewSleeper()
+		defer sl.Close()
 		for j := cfg.Shard.Index; ; j += cfg.Shard.Count {
 			intended := r.t0 + int64(float64(j)/cfg.Rate*1e9)
 			if intended >= r.end {

@@ -61,6 +61,7 @@ func (r *run) dialAll(ctx context.Context, wg *sync.WaitGroup) {
 	defer wg.Done()
 	sem := make(chan struct{}, 1024)
 	sl := r.clk.NewSleeper()
+	defer sl.Close()
 	for _, cs := range r.conns {
 		intended := r.clk.Now()
 		if r.cfg.Ramp > 0 {

@@ -175,6 +175,7 @@ const idleWait = int64(50e6)
 
 // run fires the schedule until the clock reaches end or stop is closed.
 func (s *sender) run() {
+	defer s.sl.Close()
 	fire := func(id int, intended int64) int64 {
 		if intended >= s.end {
 			return -1
